@@ -1,0 +1,206 @@
+"""Lower a graph to a real ``pypulseq.Sequence`` by replaying the recorded calls.
+
+Every event is rebuilt by calling the PyPulseq function the script called,
+with the numpy-evaluated arguments, then applying the attribute assignments
+the script made. The rebuilt event must equal the event the graph evaluates
+to, field by field and bit for bit: a difference would be a bug in
+pulseqzero's re-implementation, and is reported instead of written.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import uuid
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pypulseq as pp
+
+from ..ir import events as ir
+from ..ir import shapes
+from ..ir.graph import SequenceGraph
+
+
+class ExportMismatch(RuntimeError):
+    """pypulseq computed a different event than the graph: a pulseqzero bug."""
+
+
+class BlockOffRaster(ValueError):
+    """A block duration is not a multiple of the block duration raster."""
+
+
+def make_opts(system: ir.System) -> pp.Opts:
+    """A real ``pypulseq.Opts`` with exactly these values."""
+    opts = pp.Opts()
+    for name, value in system.as_dict().items():
+        setattr(opts, name, value)
+    return opts
+
+
+def python_value(value, integral: bool = False):
+    """What a script would have passed: Python scalars, writable arrays."""
+    if isinstance(value, np.ndarray):
+        return np.array(value, copy=True)
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.floating, float)):
+        return int(value) if integral and float(value).is_integer() else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+class Replay:
+    """Replays the calls of one graph with one set of evaluated (numpy) values."""
+
+    def __init__(self, graph: SequenceGraph, env: list):
+        self.graph = graph
+        self.env = env
+        self._calls: dict = {}
+        self._events: dict = {}
+        self._systems: dict = {}
+
+    def arg(self, a):
+        if isinstance(a, ir.ArgValue):
+            return python_value(self.env[a.node], a.integral)
+        if isinstance(a, ir.ArgLiteral):
+            return a.value
+        if isinstance(a, ir.ArgSystem):
+            if a.system not in self._systems:
+                self._systems[a.system] = make_opts(a.system)
+            return self._systems[a.system]
+        if isinstance(a, ir.ArgEvent):
+            return self.event(a.event)
+        if isinstance(a, ir.ArgList):
+            items = [self.arg(x) for x in a.items]
+            return tuple(items) if a.is_tuple else items
+        raise TypeError(f"unknown argument {a!r}")
+
+    def call(self, call: ir.Call):
+        hit = self._calls.get(call.id)
+        if hit is None:
+            fn = getattr(pp, call.name)
+            args = [self.arg(a) for a in call.args]
+            kwargs = {k: self.arg(v) for k, v in call.kwargs}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the trace has shown them already
+                hit = fn(*args, **kwargs)
+            self._calls[call.id] = hit
+        return hit
+
+    def event(self, event):
+        origin = event.origin
+        if origin is None:
+            if event.kind == "delay":  # a block duration given as a number
+                return python_value(self.env[event.delay])
+            return self._from_fields(event)
+        key = (origin.call.id, origin.output, len(origin.assigns))
+        hit = self._events.get(key)
+        if hit is not None:
+            return hit
+        result = self.call(origin.call)
+        if origin.output is not None:
+            result = result[origin.output]
+        result = copy.copy(result)
+        for assign in origin.assigns:
+            setattr(result, assign.attr, self.arg(assign.value))
+        self.check(event, result)
+        self._events[key] = result
+        return result
+
+    def _from_fields(self, event):
+        ns = SimpleNamespace(type=event.kind)
+        for name in ir.VALUE_FIELDS[event.kind]:
+            setattr(ns, name, python_value(self.env[getattr(event, name)]))
+        if event.kind == "trap":
+            ns.channel = event.channel
+        return ns
+
+    # -- the replayed event must be the evaluated event ------------------------
+
+    def check(self, event, replayed) -> None:
+        env = self.env
+        fields = [f for f in ir.VALUE_FIELDS[event.kind] if f != "flip_angle"]
+        expected = {f: env[getattr(event, f)] for f in fields}
+        if event.kind == "trap":
+            expected["channel"] = event.channel
+        elif event.kind == "adc":
+            expected["num_samples"] = event.num_samples
+        elif event.kind == "rf":
+            expected.update(zip(("signal", "t"), rf_waveform(event, env)))
+            if event.use:
+                expected["use"] = event.use
+        for name, value in expected.items():
+            got = getattr(replayed, name, None)
+            if not _same(got, value):
+                line = event.origin.call.line
+                raise ExportMismatch(
+                    f"{line}: {event.origin.call.name}(...).{name}: pypulseq computes {got!r}, "
+                    f"the graph {value!r}. This is a bug in pulseqzero's re-implementation; "
+                    "nothing was written.")
+
+
+def rf_waveform(event, env, xp=np):
+    """(signal, t) of an IR RF event from its shape parameters."""
+    shape = event.shape
+    params = [env[getattr(shape, a.name)] for a in shape.__attrs_attrs__]
+    return shapes.waveform(shape.kind, env[event.flip_angle], *params, xp=xp)
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        return a.shape == b.shape and bool(np.all((a == b) | (np.isnan(a) & np.isnan(b))))
+    if isinstance(a, str) or isinstance(b, str):
+        return a == b
+    try:
+        return float(a) == float(b) or (np.isnan(float(a)) and np.isnan(float(b)))
+    except (TypeError, ValueError):
+        return a == b
+
+
+def to_pypulseq(graph: SequenceGraph, env: list) -> pp.Sequence:
+    """The pypulseq Sequence the script would have built with these values."""
+    replay = Replay(graph, env)
+    seq = pp.Sequence(make_opts(graph.system))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for block in graph.blocks:
+            seq.add_block(*[replay.event(e) for e in block.events])
+        for key, arg in graph.definitions:
+            seq.set_definition(key, replay.arg(arg))
+    return seq
+
+
+def check_block_raster(graph: SequenceGraph, env: list) -> None:
+    """Refuse what pypulseq's writer refuses (a block off the duration raster), naming the block."""
+    raster = graph.system.block_duration_raster
+    for i, block in enumerate(graph.blocks):
+        duration = float(env[block.duration])
+        steps = duration / raster
+        if not abs(round(steps) - steps) < 1e-6:
+            raise BlockOffRaster(
+                f"{block.line}: block {i + 1} lasts {duration * 1e6:.4f} us, which is not a "
+                f"multiple of the block duration raster ({raster * 1e6:g} us); pypulseq cannot "
+                "write it. Round the delays of this block to the raster (pp.ceil / pp.round).")
+
+
+def write(graph: SequenceGraph, env: list, path, create_signature: bool = True,
+          remove_duplicates: bool = True):
+    """Write the ``.seq`` file atomically: a failed export leaves no file behind."""
+    check_block_raster(graph, env)
+    path = Path(path)
+    if path.suffix != ".seq":
+        path = path.with_suffix(path.suffix + ".seq")
+    seq = to_pypulseq(graph, env)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp.seq")
+    try:
+        signature = seq.write(str(tmp), create_signature=create_signature,
+                              remove_duplicates=remove_duplicates)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return signature

@@ -1,0 +1,225 @@
+"""Typed, immutable sequence events and where they came from.
+
+Numeric fields are node ids into the graph's :class:`~ir.values.Values`
+(constants are nodes too); channels, ``use`` and sample counts are static.
+Each event keeps its :class:`Origin`: the PyPulseq call that made it, the
+attribute assignments the script made to it before it was added to a block,
+and the script line of each. The pypulseq backend replays exactly that.
+"""
+from __future__ import annotations
+
+from typing import Union
+
+import attrs
+
+# ---------------------------------------------------------------- call arguments
+
+
+@attrs.frozen(slots=True)
+class ArgValue:
+    """A number (constant or traced): node id; ``integral`` if the script had an int."""
+
+    node: int
+    integral: bool = False
+
+
+@attrs.frozen(slots=True)
+class ArgLiteral:
+    """A non-numeric literal the script passed: str, bool or None."""
+
+    value: object
+
+
+@attrs.frozen(slots=True)
+class ArgSystem:
+    """An ``Opts`` object, by value."""
+
+    system: "System"
+
+
+@attrs.frozen(slots=True)
+class ArgEvent:
+    """An event passed to a call (``add_gradients([g1, g2])``), as it was then."""
+
+    event: "Event"
+
+
+@attrs.frozen(slots=True)
+class ArgList:
+    """A list or tuple of arguments."""
+
+    items: tuple
+    is_tuple: bool = False
+
+
+Arg = Union[ArgValue, ArgLiteral, ArgSystem, ArgEvent, ArgList]
+
+
+@attrs.frozen(slots=True)
+class Call:
+    """One PyPulseq call as the script made it."""
+
+    name: str  # pypulseq function name, e.g. "make_trapezoid"
+    args: tuple  # positional Args
+    kwargs: tuple  # ((name, Arg), ...)
+    line: str  # "script.py:42"
+    id: int  # unique within a trace; replay runs each call once
+
+
+@attrs.frozen(slots=True)
+class Assign:
+    """``event.attr = value`` done by the script after the call."""
+
+    attr: str
+    value: Arg
+    line: str
+
+
+@attrs.frozen(slots=True)
+class Origin:
+    call: Call
+    output: int | None = None  # index into a tuple result, None for a single event
+    assigns: tuple = ()
+
+
+# ---------------------------------------------------------------- system limits
+
+SYSTEM_FIELDS = (
+    "max_grad", "max_slew", "rise_time", "rf_dead_time", "rf_ringdown_time",
+    "adc_dead_time", "adc_raster_time", "rf_raster_time", "grad_raster_time",
+    "block_duration_raster", "gamma", "B0",
+)
+
+
+@attrs.frozen(slots=True)
+class System:
+    """PyPulseq ``Opts`` by value (Hz/m, Hz/m/s, s, Hz/T, T). ``rise_time`` may be None."""
+
+    max_grad: float
+    max_slew: float
+    rise_time: object
+    rf_dead_time: float
+    rf_ringdown_time: float
+    adc_dead_time: float
+    adc_raster_time: float
+    rf_raster_time: float
+    grad_raster_time: float
+    block_duration_raster: float
+    gamma: float
+    B0: float
+
+    def as_dict(self) -> dict:
+        return {f: getattr(self, f) for f in SYSTEM_FIELDS}
+
+
+# ---------------------------------------------------------------- RF shapes
+
+
+@attrs.frozen(slots=True)
+class SincShape:
+    """``make_sinc_pulse``'s waveform: all fields are node ids (s, -, -, -, s)."""
+
+    duration: int
+    time_bw_product: int
+    apodization: int
+    center_pos: int
+    dwell: int
+    kind = "sinc"
+
+
+@attrs.frozen(slots=True)
+class BlockShape:
+    """``make_block_pulse``'s constant waveform of ``duration`` (s) on the RF ``raster`` (s)."""
+
+    duration: int
+    raster: int
+    kind = "block"
+
+
+@attrs.frozen(slots=True)
+class SampledShape:
+    """An explicit waveform: ``signal`` (Hz) sampled at times ``t`` (s), both vectors."""
+
+    signal: int
+    t: int
+    kind = "sampled"
+
+
+RFShape = Union[SincShape, BlockShape, SampledShape]
+
+
+# ---------------------------------------------------------------- events
+
+
+@attrs.frozen(slots=True)
+class Trap:
+    """Trapezoid gradient: amplitude (Hz/m), times (s)."""
+
+    channel: str = attrs.field(validator=attrs.validators.in_(("x", "y", "z")))
+    amplitude: int
+    rise_time: int
+    flat_time: int
+    fall_time: int
+    delay: int
+    origin: Origin | None = None
+    kind = "trap"
+
+
+@attrs.frozen(slots=True)
+class RF:
+    """RF pulse. ``flip_angle`` (rad) is what the shape is normalised to."""
+
+    shape: RFShape
+    flip_angle: int
+    shape_dur: int
+    delay: int
+    freq_offset: int
+    phase_offset: int
+    dead_time: int
+    ringdown_time: int
+    use: str = ""  # "" when the script gave none
+    origin: Origin | None = None
+    kind = "rf"
+
+
+@attrs.frozen(slots=True)
+class ADC:
+    """ADC readout; the number of samples is static."""
+
+    num_samples: int
+    dwell: int
+    delay: int
+    freq_offset: int
+    phase_offset: int
+    dead_time: int
+    origin: Origin | None = None
+    kind = "adc"
+
+
+@attrs.frozen(slots=True)
+class Delay:
+    """A pure delay (s). Without origin it is a block duration given as a number."""
+
+    delay: int
+    origin: Origin | None = None
+    kind = "delay"
+
+
+Event = Union[Trap, RF, ADC, Delay]
+
+#: numeric fields of each event kind, in PyPulseq's attribute names
+VALUE_FIELDS = {
+    "trap": ("amplitude", "rise_time", "flat_time", "fall_time", "delay"),
+    "rf": ("flip_angle", "shape_dur", "delay", "freq_offset", "phase_offset",
+           "dead_time", "ringdown_time"),
+    "adc": ("dwell", "delay", "freq_offset", "phase_offset", "dead_time"),
+    "delay": ("delay",),
+}
+
+
+def event_nodes(event) -> list:
+    """All value nodes an event refers to (its fields and its RF shape)."""
+    nodes = [getattr(event, f) for f in VALUE_FIELDS[event.kind]]
+    if event.kind == "rf":
+        nodes += [getattr(event.shape, f.name) for f in attrs.fields(type(event.shape))]
+    return nodes
