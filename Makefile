@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: $(STAMP)
-	MPLBACKEND=Agg $(PY) -m pulseqzero demo --out $(OUT)
+	MPLBACKEND=Agg $(PY) examples/demo.py --out $(OUT)
 
 test: $(STAMP)
 	MPLBACKEND=Agg $(PY) -m pytest -q

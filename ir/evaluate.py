@@ -82,7 +82,10 @@ def evaluate(values: Values, inputs: dict, backend: str = "numpy", roots=None,
         elif isinstance(node, Param):
             if i not in inputs:
                 raise MissingParameter(node.name)
-            env[i] = torch.as_tensor(inputs[i], device=device).to(torch.float64)
+            value = inputs[i]
+            if isinstance(value, np.ndarray) and not value.flags.writeable:
+                value = value.copy()
+            env[i] = torch.as_tensor(value, device=device).to(torch.float64)
         else:
             env[i] = _ops.eval_torch(node.op, [env[j] for j in node.inputs], node.attrs)
     return env

@@ -36,7 +36,8 @@ class Guard:
     ``kind`` says how the value was used: ``bool`` (an ``if``, ``assert`` or a
     comparison used as a condition), ``int`` (``int()``, ``__index__``,
     ``round()`` used as an integer), ``float`` (``float()``: exact value) or
-    ``format`` (``format(value, spec)`` gave the string ``observed``).
+    ``format`` (``format(value, spec)`` gave the string ``observed``; ``spec``
+    is ``"<b|i|f>:<format spec>"``, the Python type the value was formatted as).
     """
 
     node: int
@@ -52,7 +53,9 @@ class Guard:
             return int(value) == self.observed
         if self.kind == "float":
             return float(value) == self.observed
-        return format(float(value), self.spec) == self.observed
+        kind, spec = self.spec.split(":", 1)  # "f:.1f": formatted as a float with ".1f"
+        python = {"b": bool, "i": int, "f": float}[kind](value)
+        return format(python, spec) == self.observed
 
     def describe(self) -> str:
         what = {"bool": "condition", "int": "integer", "float": "float()", "format": "format"}

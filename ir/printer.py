@@ -47,10 +47,13 @@ def fmt_ref(values, node: int) -> str:
     return f"%{node}"
 
 
-def fmt_op(values, node: int) -> str:
+def fmt_op(values, node: int, depth: int = 0) -> str:
+    """An op node as an expression; operands inlined ``depth`` levels deep."""
     n = values.nodes[node]
     spec = _ops.OPS[n.op]
-    args = [fmt_ref(values, i) for i in n.inputs]
+    args = [fmt_op(values, i, depth - 1)
+            if depth > 0 and isinstance(values.nodes[i], Op) and fmt_ref(values, i).startswith("%")
+            else fmt_ref(values, i) for i in n.inputs]
     if spec.fmt == "[{all}]":
         return "[" + ", ".join(args) + "]"
     attrs = {f"a{i}": a for i, a in enumerate(n.attrs)}
@@ -89,11 +92,26 @@ def fold(keys: list) -> list:
     return out
 
 
-def _system_line(s) -> str:
-    return (f"max_grad {s.max_grad:.4g} Hz/m  max_slew {s.max_slew:.4g} Hz/m/s  "
-            f"rasters: grad {s.grad_raster_time * 1e6:g} us, rf {s.rf_raster_time * 1e6:g} us, "
-            f"adc {s.adc_raster_time * 1e6:g} us, block {s.block_duration_raster * 1e6:g} us  "
-            f"B0 {s.B0:g} T")
+WIDTH = 100
+
+
+def _wrap(head: str, items: list, indent: int = 11, sep: str = ", ") -> list:
+    """``head`` then the items, wrapped at WIDTH columns."""
+    lines, line = [], head
+    for item in items:
+        if len(line) + len(item) + len(sep) > WIDTH and line.strip() != head.strip():
+            lines.append(line[:-len(sep)] if line.endswith(sep) else line)
+            line = " " * indent
+        line += item + sep
+    lines.append(line[:-len(sep)] if line.endswith(sep) else line)
+    return lines
+
+
+def _system_items(s) -> list:
+    return [f"max_grad {s.max_grad:.4g} Hz/m", f"max_slew {s.max_slew:.4g} Hz/m/s",
+            f"rasters: grad {s.grad_raster_time * 1e6:g} us", f"rf {s.rf_raster_time * 1e6:g} us",
+            f"adc {s.adc_raster_time * 1e6:g} us", f"block {s.block_duration_raster * 1e6:g} us",
+            f"B0 {s.B0:g} T"]
 
 
 def _arg_text(values, arg) -> str:
@@ -115,16 +133,16 @@ def format_graph(graph, max_runs: int = 40) -> str:
     n_params = sum(isinstance(n, Param) for n in v.nodes)
     n_const = sum(isinstance(n, Const) for n in v.nodes)
     n_ops = sum(isinstance(n, Op) for n in v.nodes)
-    lines = [f"{graph.name}({params})",
-             f"  system   {_system_line(graph.system)}"]
+    lines = [f"{graph.name}({params})"]
+    lines += _wrap("  system   ", _system_items(graph.system))
     if graph.definitions:
-        defs = ", ".join(f"{k}={_arg_text(v, a)}" for k, a in graph.definitions)
-        lines.append(f"  defs     {defs}")
+        lines += _wrap("  defs     ", [f"{k}={_arg_text(v, a)}" for k, a in graph.definitions])
     lines.append(f"  values   {len(v)} nodes: {n_params} params, {n_const} consts, {n_ops} ops")
     lines.append(f"  guards   {len(graph.guards)}")
     for g in graph.guards[:8]:
-        lines.append(f"    {g.describe()}" + (f"  [%{g.node} = {fmt_op(v, g.node)}]"
-                                              if isinstance(v.nodes[g.node], Op) else ""))
+        lines.append(f"    {g.describe()}")
+        if isinstance(v.nodes[g.node], Op):
+            lines.append(f"      %{g.node} = {fmt_op(v, g.node, depth=3)}")
     if len(graph.guards) > 8:
         lines.append(f"    ... {len(graph.guards) - 8} more")
     lines.append(f"  blocks   {len(graph.blocks)}")
@@ -134,10 +152,11 @@ def format_graph(graph, max_runs: int = 40) -> str:
         stop = start + period * count - 1
         where = f"{start}" if stop == start else f"{start}-{stop}"
         if count == 1:
-            text = keys[start]
+            lines.append(f"    {where:<10} {keys[start]}")
         else:
-            text = f"{count} x [" + " | ".join(keys[start:start + period]) + "]"
-        lines.append(f"    {where:<10} {text}")
+            lines += _wrap(f"    {where:<10} {count} x [",
+                           [k for k in keys[start:start + period]], indent=16, sep=" | ")
+            lines[-1] += "]"
     if len(runs) > max_runs:
         lines.append(f"    ... {len(runs) - max_runs} more runs")
     return "\n".join(lines)

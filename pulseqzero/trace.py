@@ -114,7 +114,18 @@ class TracedFunction:
         return name not in self.static_argnames and is_param_value(value)
 
     def trace(self, *args, **kwargs) -> Graph:
-        """Run the function once on tracers and return its graph."""
+        """Run the function once on tracers and return its graph (also cached for calls)."""
+        graph = self._trace(args, kwargs)
+        entries = self._cache.setdefault(self._key(self._bind(args, kwargs)), [])
+        entries.append(graph)
+        del entries[:-CACHE_SIZE]
+        return graph
+
+    def _key(self, bound) -> tuple:
+        return tuple((n, ("param", tuple(np.shape(_plain(v)))) if self._is_param(n, v)
+                      else _static_key(v)) for n, v in bound.arguments.items())
+
+    def _trace(self, args, kwargs) -> Graph:
         bound = self._bind(args, kwargs)
         with _tr.TraceContext(self.fn.__name__, mode="trace") as ctx:
             for name, value in list(bound.arguments.items()):
@@ -129,9 +140,7 @@ class TracedFunction:
     def __call__(self, *args, **kwargs) -> BoundSequence:
         bound = self._bind(args, kwargs)
         params = {n: v for n, v in bound.arguments.items() if self._is_param(n, v)}
-        key = tuple((n, ("param", tuple(np.shape(_plain(v)))) if n in params else _static_key(v))
-                    for n, v in bound.arguments.items())
-        entries = self._cache.setdefault(key, [])
+        entries = self._cache.setdefault(self._key(bound), [])
         failed = []
         for graph in entries:
             try:
@@ -142,10 +151,7 @@ class TracedFunction:
             return BoundSequence(graph, params)
         if failed:
             log.warning("pulseqzero: re-tracing %s: %s", self.fn.__name__, failed[0])
-        graph = self.trace(*args, **kwargs)
-        entries.append(graph)
-        del entries[:-CACHE_SIZE]
-        return BoundSequence(graph, params)
+        return BoundSequence(self.trace(*args, **kwargs), params)
 
 
 def _plain(value):

@@ -1,7 +1,7 @@
 """``Opts``: system limits, as in PyPulseq 1.4.2 (values in Hz/m, Hz/m/s, s)."""
 from __future__ import annotations
 
-from pypulseq.convert import convert  # plain arithmetic on numbers or tracers
+from .convert import convert
 
 from ..ir.events import SYSTEM_FIELDS, System
 

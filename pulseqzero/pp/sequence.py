@@ -61,7 +61,7 @@ class Sequence:
             event = to_ir(ctx, arg)
             key = (event.kind, getattr(event, "channel", None))
             if key in seen and event.kind in ("rf", "trap", "adc"):
-                what = {"rf": "RF", "adc": "ADC"}.get(event.kind, f"{key[1].upper()} gradient")
+                what = {"rf": "RF", "adc": "ADC"}.get(event.kind) or f"{key[1].upper()} gradient"
                 raise ValueError(f"Multiple {what} events were specified in set_block [{line}]")
             seen.add(key)
             events.append(event)
@@ -95,7 +95,8 @@ class Sequence:
         counts = np.zeros(len(_COLUMNS))
         for block in self._blocks:
             kinds = {e.kind if e.kind != "trap" else "g" + e.channel for e in block.events}
-            counts += np.array([c in kinds for c in _COLUMNS])
+            # PyPulseq 1.4.2 keeps no delay events in its block table: that column stays 0
+            counts += np.array([c in kinds and c != "delay" for c in _COLUMNS])
         return total, len(self._blocks), counts
 
     @property

@@ -1,0 +1,79 @@
+"""@trace: parameters vs static arguments, caching, guards, re-tracing."""
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+import pulseqzero
+from pulseqzero import GuardError
+
+pp = pulseqzero.pp_impl
+
+
+@pulseqzero.trace
+def fid(TE, flip, n_samples: int = 8, extra_delay=None):
+    seq = pp.Sequence()
+    seq.add_block(pp.make_block_pulse(flip_angle=flip, duration=1e-3))
+    if TE > 6e-3:  # a traced condition: a guard
+        seq.add_block(pp.make_delay(1e-3))
+    seq.add_block(pp.make_delay(TE))
+    seq.add_block(pp.make_adc(n_samples, dwell=1e-5))
+    return seq
+
+
+def test_floats_are_params_and_the_rest_is_static():
+    graph = fid.trace(5e-3, 0.5)
+    assert graph.ir.param_names == ("TE", "flip")
+    assert len(graph.blocks) == 3
+    assert [p.traced_value for p in graph.params] == [5e-3, 0.5]
+    assert len(fid.trace(5e-3, 0.5, n_samples=16).blocks[2].events) == 1
+
+
+def test_calls_trace_once_per_structure_and_reexecute():
+    f = pulseqzero.trace(fid.fn)
+    a = f(5e-3, 0.5).to_mr0()
+    b = f(5.5e-3, 0.3).to_mr0()
+    assert f.trace_count == 1
+    assert abs(float(b[0].event_time.sum() - a[0].event_time.sum()) - 0.5e-3) < 1e-9
+    f(5e-3, 0.5, n_samples=4)  # another static value: another trace
+    assert f.trace_count == 2
+
+
+def test_crossing_a_guard_retraces_on_call(caplog):
+    f = pulseqzero.trace(fid.fn)
+    f(5e-3, 0.5)
+    with caplog.at_level(logging.WARNING, logger="pulseqzero"):
+        seq = f(7e-3, 0.5).to_mr0()
+    assert f.trace_count == 2
+    assert "re-tracing fid" in caplog.text and "test_trace.py:" in caplog.text
+    # half the pulse, the extra block, TE, up to the last sample (7.5 dwell times)
+    assert float(seq[0].event_time.sum()) == pytest.approx(0.5e-3 + 1e-3 + 7e-3 + 7.5e-5, abs=1e-8)
+
+
+def test_crossing_a_guard_raises_on_the_graph_path():
+    graph = fid.trace(5e-3, 0.5)
+    graph.to_mr0(TE=5.9e-3)  # the same side: fine
+    with pytest.raises(GuardError, match=r"test_trace.py:\d+"):
+        graph.to_mr0(TE=torch.tensor(7e-3))
+    with pytest.raises(GuardError):
+        graph.write("never.seq", TE=7e-3)
+
+
+def test_unknown_and_misshaped_params_are_refused():
+    graph = fid.trace(5e-3, 0.5)
+    with pytest.raises(TypeError, match="no parameter"):
+        graph.to_mr0(TR=1.0)
+    with pytest.raises(ValueError, match="shape"):
+        graph.to_mr0(TE=np.ones(2))
+
+
+def test_errors_point_at_the_script_line():
+    @pulseqzero.trace
+    def bad(area):
+        seq = pp.Sequence()
+        seq.add_block(pp.make_trapezoid("x", area=area, duration=1e-5))  # too short
+        return seq
+
+    with pytest.raises(AssertionError, match=r"too large.*test_trace.py:\d+"):
+        bad.trace(1000.0)
