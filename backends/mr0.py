@@ -2,7 +2,8 @@
 
 The conventions are those of MRzeroCore's own ``.seq`` importer
 (``Sequence.import_file``, pulseq_rs backend), so that a traced script and the
-``.seq`` file it writes simulate alike:
+``.seq`` file it writes simulate alike (docs/mr0-lowering.md lists them and the
+few deliberate differences):
 
 * a repetition starts at the centre of an RF pulse (the middle of its shape)
   and ends at the centre of the next; what comes before the first pulse is not
@@ -11,8 +12,15 @@ The conventions are those of MRzeroCore's own ``.seq`` importer
   breakpoint outside the ADC span, at every ADC sample (an ADC event *ends*
   at its sample, ``delay + (k + 0.5)·dwell``) and at the start of the next
   pulse;
-* gradient moments are exact integrals of the piecewise-linear waveforms;
-* the ADC phase is ``π/2 - phase_offset``.
+* gradient moments are exact integrals of the piecewise-linear waveforms
+  (arbitrary gradients hold their first / last sample to their ends);
+* the ADC phase is ``π/2 - phase_offset`` (minus ``2π·freq_offset·t`` for an
+  ADC frequency offset, which the importer ignores);
+* label states at each ADC sample fill ``Repetition.adc_labels``.
+
+``rf_subpulses=n`` splits every pulse into ``n`` sub-pulses (each a repetition
+start) with the gradient moments and time between them, so slice profiles and
+frequency selection are simulated.
 
 Everything is computed for all blocks at once with tensor ops: the number of
 torch ops does not grow with the number of blocks. The static structure (which
@@ -25,6 +33,7 @@ import math
 import numpy as np
 import torch
 
+from ..ir import shapes
 from ..ir.graph import SequenceGraph
 from ..ir.values import Const
 
@@ -36,12 +45,16 @@ EDGE_DECIMALS = 6
 
 _USAGE = {"excitation": "EXCIT", "refocusing": "REFOC", "saturation": "FATSAT"}
 
+#: label names of MRzeroCore's adc_labels (pulseq-rs), from PyPulseq's label names
+ADC_LABELS = ("slc", "seg", "rep", "avg", "set", "eco", "phs", "lin", "par", "acq",
+              "nav", "rev", "sms", "ref", "ima", "off", "noise")
+
 
 class Field:
-    """A gather plan: one field of many events as one tensor.
+    """A gather plan: one scalar field of many events as one float64 tensor.
 
-    Constant entries are stored once as a float64 array; entries computed from
-    parameters are filled in from the evaluated nodes.
+    Constant entries are stored once; entries computed from parameters are
+    filled in from the evaluated nodes.
     """
 
     def __init__(self, values, nodes):
@@ -63,9 +76,149 @@ class Field:
     def gather(self, env, device) -> torch.Tensor:
         out = torch.as_tensor(self.const, dtype=torch.float64, device=device)
         if len(self.dyn_pos):
-            dyn = torch.stack([env[n].reshape(()) for n in self.dyn_nodes])
+            dyn = torch.stack([env[n].reshape(()).to(torch.float64) for n in self.dyn_nodes])
             out = out.index_put((torch.as_tensor(self.dyn_pos, device=device),), dyn)
         return out
+
+
+class VectorField:
+    """Like :class:`Field` for vector nodes: all of them concatenated."""
+
+    def __init__(self, values, nodes):
+        self.lengths = np.array([int(np.prod(values.shapes[n])) for n in nodes], dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.lengths)])
+        self.const = np.zeros(int(self.offsets[-1]))
+        self.dyn = []
+        for i, n in enumerate(nodes):
+            node = values.nodes[n]
+            lo, hi = self.offsets[i], self.offsets[i + 1]
+            if isinstance(node, Const):
+                self.const[lo:hi] = np.real(np.asarray(node.value, dtype=np.complex128)).ravel()
+            else:
+                self.dyn.append((lo, hi, int(n)))
+        self.dyn_nodes = np.array([n for _, _, n in self.dyn], dtype=np.int64)
+
+    def gather(self, env, device) -> torch.Tensor:
+        out = torch.as_tensor(self.const, dtype=torch.float64, device=device)
+        if self.dyn:
+            pos = np.concatenate([np.arange(lo, hi) for lo, hi, _ in self.dyn])
+            vals = torch.cat([env[n].reshape(-1).to(torch.float64) for _, _, n in self.dyn])
+            out = out.index_put((torch.as_tensor(pos, device=device),), vals)
+        return out
+
+
+class GradientPlan:
+    """The breakpoints (time, amplitude) of all gradients on one channel, in block order.
+
+    Trapezoids give 4 points; an arbitrary gradient of n samples gives n + 4:
+    (start, 0), (start, w0), the samples, (end, w_last), (end, 0) -- it holds
+    its first and last sample to its ends, as MRzeroCore's importer does.
+    """
+
+    def __init__(self, values, blocks, channel):
+        events = [(i, e) for i, b in enumerate(blocks) for e in b.events
+                  if e.kind in ("trap", "grad") and e.channel == channel]
+        traps = [(i, e) for i, e in events if e.kind == "trap"]
+        grads = [(i, e) for i, e in events if e.kind == "grad"]
+        self.trap_block = np.array([i for i, _ in traps], dtype=np.int64)
+        self.trap = {f: Field(values, [getattr(e, f) for _, e in traps])
+                     for f in ("amplitude", "rise_time", "flat_time", "fall_time", "delay")}
+        self.grad_block = np.array([i for i, _ in grads], dtype=np.int64)
+        self.grad = {f: Field(values, [getattr(e, f) for _, e in grads]) for f in ("delay", "shape_dur")}
+        self.waveform = VectorField(values, [e.waveform for _, e in grads])
+        self.tt = VectorField(values, [e.tt for _, e in grads])
+        n = self.waveform.lengths
+        if np.any(n != self.tt.lengths):
+            raise ValueError(f"gradient on {channel}: waveform and tt lengths differ")
+        # per grad point: which grad, which sample (or the start / end marks)
+        self.grad_points = n + 4
+        # order of all points: events in block order, each its points in time order
+        trap_k = grad_k = 0
+        order, trap_base, grad_base = [], 0, 4 * len(traps)
+        grad_offsets = np.concatenate([[0], np.cumsum(self.grad_points)])
+        for _, e in events:
+            if e.kind == "trap":
+                order.extend(range(trap_base + 4 * trap_k, trap_base + 4 * trap_k + 4))
+                trap_k += 1
+            else:
+                lo = grad_base + grad_offsets[grad_k]
+                order.extend(range(lo, lo + int(self.grad_points[grad_k])))
+                grad_k += 1
+        self.order = np.asarray(order, dtype=np.int64)
+        # (amplitude at the RF, for Pulse.grad): event index per block
+        self.block_event = {i: (e.kind, k) for k, (i, e) in enumerate(traps)}
+        self.block_event.update({i: ("grad", k) for k, (i, e) in enumerate(grads)})
+        # static index plans for the arbitrary gradients' points
+        if len(grads):
+            g = np.repeat(np.arange(len(grads)), self.grad_points)
+            local = np.arange(int(self.grad_points.sum())) - grad_offsets[:-1][g]
+            sample = np.clip(local - 2, 0, n[g] - 1) + self.waveform.offsets[:-1][g]
+            self.g_of_point = g
+            self.sample_of_point = sample
+            self.is_start = local <= 1
+            self.is_end = local >= n[g] + 2
+            self.is_zero_amp = (local == 0) | (local == n[g] + 3)
+        self.empty = not events
+
+    def dynamic_nodes(self):
+        fields = list(self.trap.values()) + list(self.grad.values())
+        nodes = [int(x) for f in fields for x in f.dyn_nodes]
+        return nodes + [int(x) for x in self.waveform.dyn_nodes] + [int(x) for x in self.tt.dyn_nodes]
+
+    def points(self, block_start, env, device):
+        """All breakpoint times and amplitudes (float64) of this channel, in time order."""
+        f64 = dict(dtype=torch.float64, device=device)
+        parts_t, parts_a = [], []
+        if len(self.trap_block):
+            amp = self.trap["amplitude"].gather(env, device)
+            rise = self.trap["rise_time"].gather(env, device)
+            flat = self.trap["flat_time"].gather(env, device)
+            fall = self.trap["fall_time"].gather(env, device)
+            start = block_start[torch.as_tensor(self.trap_block, device=device)] + \
+                self.trap["delay"].gather(env, device)
+            zero = torch.zeros_like(amp)
+            parts_t.append(torch.stack([start, start + rise, start + rise + flat,
+                                        start + rise + flat + fall], 1).reshape(-1))
+            parts_a.append(torch.stack([zero, amp, amp, zero], 1).reshape(-1))
+        if len(self.grad_block):
+            start = block_start[torch.as_tensor(self.grad_block, device=device)] + \
+                self.grad["delay"].gather(env, device)
+            dur = self.grad["shape_dur"].gather(env, device)
+            w = self.waveform.gather(env, device)
+            tt = self.tt.gather(env, device)
+            g = torch.as_tensor(self.g_of_point, device=device)
+            s = torch.as_tensor(self.sample_of_point, device=device)
+            offset = torch.where(torch.as_tensor(self.is_start, device=device), torch.zeros_like(tt[s]),
+                                 torch.where(torch.as_tensor(self.is_end, device=device), dur[g], tt[s]))
+            parts_t.append(start[g] + offset)
+            parts_a.append(torch.where(torch.as_tensor(self.is_zero_amp, device=device),
+                                       torch.zeros_like(w[s]), w[s]))
+        if not parts_t:
+            return torch.zeros(0, **f64), torch.zeros(0, **f64)
+        order = torch.as_tensor(self.order, device=device)
+        return torch.cat(parts_t)[order], torch.cat(parts_a)[order]
+
+    def amplitude_at(self, blocks, env, device):
+        """Amplitude (Hz/m, as the .seq stores it) and delay (s) of the gradient in each of
+        these blocks (0, inf where there is none): what the importer reports as Pulse.grad."""
+        amp = np.zeros(len(blocks))
+        delay = np.full(len(blocks), np.inf)
+        where = [self.block_event.get(int(b)) for b in blocks]
+        traps = [(i, w[1]) for i, w in enumerate(where) if w and w[0] == "trap"]
+        if traps:
+            rows, idx = map(list, zip(*traps))
+            amp[rows] = self.trap["amplitude"].gather(env, device).detach().cpu().numpy()[idx]
+            delay[rows] = self.trap["delay"].gather(env, device).detach().cpu().numpy()[idx]
+        grads = [(i, w[1]) for i, w in enumerate(where) if w and w[0] == "grad"]
+        if grads:  # gradients during pulses are few: one small loop
+            w_all = self.waveform.gather(env, device).detach().cpu().numpy()
+            d_all = self.grad["delay"].gather(env, device).detach().cpu().numpy()
+            for i, k in grads:
+                seg = w_all[self.waveform.offsets[k]:self.waveform.offsets[k + 1]]
+                nz = seg[np.nonzero(seg)[0]]
+                amp[i] = np.abs(seg).max() * (np.sign(nz[0]) if len(nz) else 1.0) if len(seg) else 0.0
+                delay[i] = d_all[k]
+        return amp, delay
 
 
 class Layout:
@@ -74,49 +227,77 @@ class Layout:
     def __init__(self, graph: SequenceGraph):
         v = graph.values
         blocks = graph.blocks
+        self.graph = graph
         self.block_duration = Field(v, [b.duration for b in blocks])
 
         rfs = [(i, e) for i, b in enumerate(blocks) for e in b.events if e.kind == "rf"]
+        self.rfs = [e for _, e in rfs]
         self.rf_block = np.array([i for i, _ in rfs], dtype=np.int64)
         self.rf = {f: Field(v, [getattr(e, f) for _, e in rfs])
                    for f in ("delay", "shape_dur", "flip_angle", "phase_offset", "freq_offset")}
         self.rf_use = [e.use for _, e in rfs]
         # block pulses integrate to flip·shape_dur/duration (the raster rounds the duration)
-        self.rf_block_duration = Field(v, [e.shape.duration if e.shape.kind == "block"
-                                           else e.shape_dur for _, e in rfs])
-        for _, e in rfs:
-            if e.shape.kind == "sampled":
-                raise NotImplementedError("RF pulses with an explicit waveform are lowered by the "
-                                          "mr0 backend of a later version")
+        self.rf_nominal_duration = Field(v, [e.shape.duration if e.shape.kind == "block"
+                                             else e.shape_dur for _, e in rfs])
+        # pulses whose rotation comes from their waveform, grouped by shape
+        self.waveform_groups = {}
+        for k, (_, e) in enumerate(rfs):
+            if e.shape.kind in ("arbitrary", "sampled"):
+                self.waveform_groups.setdefault(e.shape, []).append(k)
 
         adcs = [(i, e) for i, b in enumerate(blocks) for e in b.events if e.kind == "adc"]
         self.adc_block = np.array([i for i, _ in adcs], dtype=np.int64)
         self.adc = {f: Field(v, [getattr(e, f) for _, e in adcs])
-                    for f in ("delay", "dwell", "phase_offset")}
+                    for f in ("delay", "dwell", "phase_offset", "freq_offset")}
         counts = np.array([e.num_samples for _, e in adcs], dtype=np.int64)
         self.sample_adc = np.repeat(np.arange(len(adcs)), counts)
         self.sample_k = (np.concatenate([np.arange(n) for n in counts]) if len(counts)
                          else np.zeros(0)).astype(np.float64)
 
-        self.grad = {}
-        for ch in "xyz":
-            traps = [(i, e) for i, b in enumerate(blocks) for e in b.events
-                     if e.kind == "trap" and e.channel == ch]
-            self.grad[ch] = (np.array([i for i, _ in traps], dtype=np.int64),
-                             {f: Field(v, [getattr(e, f) for _, e in traps])
-                              for f in ("amplitude", "rise_time", "flat_time", "fall_time", "delay")})
-        # gradients present in RF blocks (the importer reports them as Pulse.grad)
-        self.rf_grad_index = {}
-        for ch in "xyz":
-            block_to_trap = {int(b): k for k, b in enumerate(self.grad[ch][0])}
-            self.rf_grad_index[ch] = np.array([block_to_trap.get(int(b), -1) for b in self.rf_block],
-                                              dtype=np.int64)
+        self.gradients = {ch: GradientPlan(v, blocks, ch) for ch in "xyz"}
+
+        labels = [(i, e) for i, b in enumerate(blocks) for e in b.events if e.kind == "label"]
+        self.label_block = np.array([i for i, _ in labels], dtype=np.int64)
+        self.label_name = [e.label.lower() for _, e in labels]
+        self.label_set = np.array([e.type == "labelset" for _, e in labels], dtype=bool)
+        self.label_value = Field(v, [e.value for _, e in labels])
 
     def dynamic_nodes(self) -> list:
-        fields = [self.block_duration, self.rf_block_duration, *self.rf.values(), *self.adc.values()]
-        for _, fs in self.grad.values():
-            fields.extend(fs.values())
-        return sorted({int(n) for f in fields for n in f.dyn_nodes})
+        fields = [self.block_duration, self.rf_nominal_duration, self.label_value,
+                  *self.rf.values(), *self.adc.values()]
+        nodes = {int(n) for f in fields for n in f.dyn_nodes}
+        for plan in self.gradients.values():
+            nodes.update(plan.dynamic_nodes())
+        for shape, members in self.waveform_groups.items():
+            nodes.update(int(n) for n in shapes_nodes(shape))
+        return sorted(nodes)
+
+    def label_states(self, env, device) -> dict:
+        """Label name -> state (int) at every ADC, from the SET / INC events before it."""
+        n_adc = len(self.adc_block)
+        values = self.label_value.gather(env, device).detach().cpu().numpy()
+        states = {}
+        for name in ADC_LABELS:
+            mine = [k for k, nm in enumerate(self.label_name) if nm == name]
+            state = np.zeros(n_adc, dtype=np.int64)
+            if mine:
+                blocks = self.label_block[mine]
+                vals = np.rint(values[mine]).astype(np.int64)
+                is_set = self.label_set[mine]
+                after = np.zeros(len(mine), dtype=np.int64)
+                current = 0
+                for j in range(len(mine)):  # label events only (few), not blocks
+                    current = vals[j] if is_set[j] else current + vals[j]
+                    after[j] = current
+                last = np.searchsorted(blocks, self.adc_block, side="right") - 1
+                state = np.where(last >= 0, after[np.maximum(last, 0)], 0)
+            states[name] = state
+        return states
+
+
+def shapes_nodes(shape):
+    from ..ir.events import shape_nodes
+    return shape_nodes(shape)
 
 
 def _cumulative_moment(tb, ab, t):
@@ -137,20 +318,38 @@ def _cumulative_moment(tb, ab, t):
     return prefix[j] + 0.5 * (a0 + a_t) * (tc - t0)
 
 
-def _trap_points(block_start, fields, env, device):
-    """Breakpoint times (n, 4) and amplitudes (n, 4) of trapezoids."""
-    amp = fields["amplitude"].gather(env, device)
-    rise = fields["rise_time"].gather(env, device)
-    flat = fields["flat_time"].gather(env, device)
-    fall = fields["fall_time"].gather(env, device)
-    start = block_start + fields["delay"].gather(env, device)
-    times = torch.stack([start, start + rise, start + rise + flat, start + rise + flat + fall], 1)
-    zero = torch.zeros_like(amp)
-    amps = torch.stack([zero, amp, amp, zero], 1)
-    return times, amps
+def _pulse_rotations(layout, rf, env, device):
+    """Flip angle (rad, signed) and phase (rad) of every pulse."""
+    flip = rf["flip_angle"]
+    angle = flip * rf["shape_dur"] / layout.rf_nominal_duration.gather(env, device)
+    phase = rf["phase_offset"]
+    for shape, members in layout.waveform_groups.items():
+        idx = torch.as_tensor(members, device=device)
+        integral = _shape_integral(shape, env, device)  # complex, of the scaled waveform / flip
+        if shape.kind == "arbitrary" and not shape.no_signal_scaling:
+            # scaled to flip_angle: the rotation is the flip; the shape contributes a phase
+            angle = angle.index_put((idx,), flip[idx])
+            phase = phase.index_put((idx,), phase[idx] + torch.angle(integral))
+        else:
+            angle = angle.index_put((idx,), torch.abs(integral).expand(len(members)))
+            phase = phase.index_put((idx,), phase[idx] + torch.angle(integral))
+    return angle, phase
 
 
-def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=None):
+def _shape_integral(shape, env, device):
+    """2π·∫signal dt of an arbitrary (unit flip) or sampled waveform, as a complex tensor."""
+    value = lambda n: env[n].to(device)  # noqa: E731
+    signal, t = shapes.shape_waveform(shape, torch.tensor(1.0, dtype=torch.float64, device=device),
+                                      value, xp=shapes.torch_xp())
+    signal = signal.to(torch.complex128)
+    if shape.kind == "arbitrary":
+        return 2 * math.pi * torch.sum(signal) * value(shape.dwell)
+    dt = t[1:] - t[:-1]
+    return 2 * math.pi * torch.sum(0.5 * (signal[1:] + signal[:-1]) * dt)
+
+
+def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=None,
+          rf_subpulses: int = 1):
     """The ``MRzeroCore.Sequence`` for evaluated (torch) values of a graph."""
     import MRzeroCore as mr0
 
@@ -163,16 +362,20 @@ def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=
     block_start = torch.cumsum(durations, 0) - durations
     total = durations.sum()
 
-    # RF pulses: start, end, centre
-    rf_block = torch.as_tensor(layout.rf_block, device=device)
     n_rf = len(layout.rf_block)
     if n_rf == 0:
         return mr0.Sequence([], normalized_grads=False)
     rf = {k: f.gather(env, device) for k, f in layout.rf.items()}
-    pulse_start = block_start[rf_block] + rf["delay"]
-    pulse_end = pulse_start + rf["shape_dur"]
+    pulse_start = block_start[torch.as_tensor(layout.rf_block, device=device)] + rf["delay"]
+    angle, phase = _pulse_rotations(layout, rf, env, device)
+    pulse_dur = rf["shape_dur"]
+    pulse_of = torch.arange(n_rf, device=device)
+    if rf_subpulses > 1:
+        pulse_start, pulse_dur, angle, phase, pulse_of = _subpulses(
+            layout, rf, env, device, pulse_start, angle, phase, rf_subpulses)
+    pulse_end = pulse_start + pulse_dur
     centre = 0.5 * (pulse_start + pulse_end)
-    angle = rf["flip_angle"] * rf["shape_dur"] / layout.rf_block_duration.gather(env, device)
+    n_p = centre.numel()
 
     # ADC samples
     if len(layout.adc_block):
@@ -180,31 +383,27 @@ def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=
         sample_adc = torch.as_tensor(layout.sample_adc, device=device)
         k = torch.as_tensor(layout.sample_k, **f64)
         adc_start = block_start[torch.as_tensor(layout.adc_block, device=device)] + adc["delay"]
-        sample_t = adc_start[sample_adc] + (k + 0.5) * adc["dwell"][sample_adc]
-        sample_phase = math.pi / 2 - adc["phase_offset"][sample_adc]
+        since_start = (k + 0.5) * adc["dwell"][sample_adc]
+        sample_t = adc_start[sample_adc] + since_start
+        sample_phase = (math.pi / 2 - adc["phase_offset"][sample_adc]
+                        - 2 * math.pi * adc["freq_offset"][sample_adc] * since_start)
+        sample_id = torch.arange(sample_t.numel(), device=device)
     else:
         sample_t = torch.zeros(0, **f64)
         sample_phase = torch.zeros(0, **f64)
+        sample_id = torch.zeros(0, dtype=torch.int64, device=device)
 
-    # gradient breakpoints per channel
-    points = {}
-    for ch, (blocks, fields) in layout.grad.items():
-        if len(blocks):
-            times, amps = _trap_points(block_start[torch.as_tensor(blocks, device=device)],
-                                       fields, env, device)
-            points[ch] = (times.reshape(-1), amps.reshape(-1), times, amps)
-        else:
-            points[ch] = (torch.zeros(0, **f64), torch.zeros(0, **f64), None, None)
+    points = {ch: plan.points(block_start, env, device) for ch, plan in layout.gradients.items()}
 
     # which repetition every sample and breakpoint falls into (structure: detached)
     c_det = centre.detach()
     sample_rep = torch.searchsorted(c_det, sample_t.detach(), right=True) - 1
     in_seq = sample_rep >= 0
-    sample_t, sample_phase, sample_rep = sample_t[in_seq], sample_phase[in_seq], sample_rep[in_seq]
-    big = torch.tensor(float("inf"), **f64)
-    adc_first = torch.full((n_rf,), float("inf"), **f64).scatter_reduce(
+    sample_t, sample_phase = sample_t[in_seq], sample_phase[in_seq]
+    sample_rep, sample_id = sample_rep[in_seq], sample_id[in_seq]
+    adc_first = torch.full((n_p,), float("inf"), **f64).scatter_reduce(
         0, sample_rep, sample_t.detach(), "amin")
-    adc_last = torch.full((n_rf,), -float("inf"), **f64).scatter_reduce(
+    adc_last = torch.full((n_p,), -float("inf"), **f64).scatter_reduce(
         0, sample_rep, sample_t.detach(), "amax")
     has_adc = torch.isfinite(adc_first)
     next_start = torch.cat([pulse_start[1:].detach(), total.detach().reshape(1)])
@@ -216,77 +415,142 @@ def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=
     keep = ((g_rep >= 0) & (g >= pulse_end.detach()[r] + EDGE_EPS)
             & (g <= next_start[r] - EDGE_EPS)
             & ~(has_adc[r] & (g > adc_first[r] - EDGE_EPS) & (g < adc_last[r] + EDGE_EPS)))
-    last = n_rf - 1
+    last = n_p - 1
     if bool(has_adc[last]):
         keep &= ~((g_rep == last) & (g > adc_last[last]))
     grad_t = grad_t[keep]
     if grad_t.numel():
-        order = torch.argsort(grad_t.detach())
-        grad_t = grad_t[order]
+        grad_t = grad_t[torch.argsort(grad_t.detach())]
         rounded = torch.round(grad_t.detach(), decimals=EDGE_DECIMALS)
         first_of_value = torch.cat([torch.ones(1, dtype=torch.bool, device=device),
                                     rounded[1:] != rounded[:-1]])
         grad_t = grad_t[first_of_value]
-    del big
 
     # all event boundaries; ties keep this order: next pulse start, centre, pulse end
     edges = torch.cat([pulse_start[1:], centre, pulse_end, grad_t, sample_t])
-    n_s, n_c, n_e, n_g = n_rf - 1, n_rf, n_rf, grad_t.numel()
+    n_s, n_g = n_p - 1, grad_t.numel()
+    head = n_s + 2 * n_p + n_g
     is_centre = torch.zeros(edges.numel(), dtype=torch.int64, device=device)
-    is_centre[n_s:n_s + n_c] = 1
+    is_centre[n_s:n_s + n_p] = 1
     is_sample = torch.zeros(edges.numel(), dtype=torch.bool, device=device)
-    is_sample[n_s + n_c + n_e + n_g:] = True
-    phase = torch.cat([torch.zeros(n_s + n_c + n_e + n_g, **f64), sample_phase])
+    is_sample[head:] = True
+    phase_of_edge = torch.cat([torch.zeros(head, **f64), sample_phase])
+    sample_of_edge = torch.cat([torch.full((head,), -1, dtype=torch.int64, device=device), sample_id])
 
     order = torch.sort(edges.detach(), stable=True).indices
-    edges, is_centre, is_sample, phase = edges[order], is_centre[order], is_sample[order], phase[order]
-    rep_of_edge = torch.cumsum(is_centre, 0) - 1
+    edges, is_centre, is_sample = edges[order], is_centre[order], is_sample[order]
+    phase_of_edge, sample_of_edge = phase_of_edge[order], sample_of_edge[order]
     start = int(torch.nonzero(is_centre)[0])
-    edges, rep_of_edge = edges[start:], rep_of_edge[start:]
-    is_sample, phase = is_sample[start:], phase[start:]
+    edges, is_centre, is_sample = edges[start:], is_centre[start:], is_sample[start:]
+    phase_of_edge, sample_of_edge = phase_of_edge[start:], sample_of_edge[start:]
+    rep_of_edge = torch.cumsum(is_centre, 0) - 1
 
     event_time = edges[1:] - edges[:-1]
     event_rep = rep_of_edge[:-1]
     event_adc = is_sample[1:]
-    event_phase = torch.where(event_adc, phase[1:], torch.zeros_like(phase[1:]))
+    event_phase = torch.where(event_adc, phase_of_edge[1:], torch.zeros_like(phase_of_edge[1:]))
+    event_sample = sample_of_edge[1:]
 
-    gradm = []
-    for ch in "xyz":
-        tb, ab = points[ch][0], points[ch][1]
-        m = _cumulative_moment(tb, ab, edges)
-        gradm.append(m[1:] - m[:-1])
-    gradm = torch.stack(gradm, 1)
+    gradm = torch.stack([_diff(_cumulative_moment(*points[ch], edges)) for ch in "xyz"], 1)
 
-    # pulses
-    usage = [getattr(mr0.PulseUsage, _USAGE.get(u, "UNDEF")) for u in layout.rf_use]
-    rf_grad = torch.zeros(n_rf, 3, **f64)
-    for c, ch in enumerate("xyz"):
-        idx = layout.rf_grad_index[ch]
-        has = idx >= 0
-        if has.any() and points[ch][2] is not None:
-            amp = layout.grad[ch][1]["amplitude"].gather(env, device)
-            delay = layout.grad[ch][1]["delay"].gather(env, device)
-            sel = torch.as_tensor(idx[has], device=device)
-            during = delay[sel] <= (rf["shape_dur"] + rf["delay"])[torch.as_tensor(np.flatnonzero(has), device=device)]
-            vals = torch.where(during, amp[sel], torch.zeros_like(amp[sel]))
-            rf_grad = rf_grad.index_put((torch.as_tensor(np.flatnonzero(has), device=device),
-                                         torch.full((int(has.sum()),), c, device=device)), vals)
+    return _repetitions(layout, env, device, rf, angle, phase, pulse_of, event_time, gradm,
+                        event_phase, event_adc, event_rep, event_sample, n_p)
 
-    counts = torch.bincount(event_rep, minlength=n_rf).tolist()
+
+def _diff(x):
+    return x[1:] - x[:-1]
+
+
+def _subpulses(layout, rf, env, device, pulse_start, angle, phase, n):
+    """Each pulse as n sub-pulses: start, duration, angle and phase of each (pulse-major)."""
+    n_rf = pulse_start.numel()
+    f64 = dict(dtype=torch.float64, device=device)
+    weights = torch.zeros(n_rf, n, dtype=torch.complex128, device=device)
+    groups = {}
+    for k, e in enumerate(layout.rfs):
+        groups.setdefault(e.shape, []).append(k)
+    for shape, members in groups.items():
+        idx = torch.as_tensor(members, device=device)
+        w = _segment_weights(shape, env, device, n)
+        weights = weights.index_put((idx,), w.expand(len(members), n))
+    seg = rf["shape_dur"] / n
+    j = torch.arange(n, **f64)
+    starts = (pulse_start[:, None] + j[None, :] * seg[:, None]).reshape(-1)
+    durs = seg[:, None].expand(n_rf, n).reshape(-1)
+    # a signed flip keeps its sign per sub-pulse; the shape's lobes add their phase
+    sub_angle = (angle[:, None] * torch.abs(weights)).reshape(-1)
+    sub_phase = (phase[:, None] + torch.angle(weights)).reshape(-1)
+    pulse_of = torch.arange(n_rf, device=device).repeat_interleave(n)
+    return starts, durs, sub_angle, sub_phase, pulse_of
+
+
+def _segment_weights(shape, env, device, n):
+    """Fraction of the pulse's complex integral in each of n equal time segments."""
+    value = lambda node: env[node].to(device)  # noqa: E731
+    if shape.kind == "block":
+        return torch.full((n,), 1.0 / n, dtype=torch.complex128, device=device)
+    signal, t = shapes.shape_waveform(shape, torch.tensor(1.0, dtype=torch.float64, device=device),
+                                      value, xp=shapes.torch_xp())
+    signal = signal.to(torch.complex128)
+    if shape.kind == "sampled":
+        # piecewise linear between samples: integrate each interval, assign by its centre
+        dt = t[1:] - t[:-1]
+        part = 0.5 * (signal[1:] + signal[:-1]) * dt
+        centre = 0.5 * (t[1:] + t[:-1])
+        span = t[-1] - t[0]
+        seg = torch.clamp(((centre - t[0]) / span * n).long(), 0, n - 1)
+    else:  # samples at (k + 0.5)·dwell, each held for one dwell
+        part = signal
+        seg = torch.clamp((torch.arange(len(signal), device=device) * n) // len(signal), 0, n - 1)
+    total = part.sum()
+    w = torch.zeros(n, dtype=torch.complex128, device=device).index_add(0, seg, part)
+    return w / torch.abs(total)
+
+
+def _repetitions(layout, env, device, rf, angle, phase, pulse_of, event_time, gradm, event_phase,
+                 event_adc, event_rep, event_sample, n_p):
+    import MRzeroCore as mr0
+
+    counts = torch.bincount(event_rep, minlength=n_p).tolist()
     et = torch.split(event_time.float(), counts)
     gm = torch.split(gradm.float(), counts)
     ph = torch.split(event_phase.float(), counts)
     us = torch.split(event_adc.to(torch.int32), counts)
-    freq = rf["freq_offset"]
-    grads_on = (rf_grad != 0).any(1).tolist()
-    freq_on = (freq != 0).tolist()
-    reps = []
+
+    # labels at each ADC sample (MRzeroCore fills adc_labels for every imported sequence)
+    labels = {}
+    if len(layout.adc_block):
+        states = layout.label_states(env, device)
+        sample_adc = torch.as_tensor(layout.sample_adc, device=device)
+        idx = event_sample.clamp(min=0)
+        for name, state in states.items():
+            per_sample = torch.as_tensor(state, dtype=torch.int32, device=device)[sample_adc]
+            values = torch.where(event_adc, per_sample[idx], torch.zeros_like(per_sample[idx]))
+            labels[name] = torch.split(values, counts)
+
+    # pulse fields (Pulse.grad, off_res: informational, as the importer fills them)
+    pulse_of_l = pulse_of.tolist()
+    rf_grad = np.zeros((len(layout.rf_block), 3))
+    shape_end = (rf["shape_dur"] + rf["delay"]).detach().cpu().numpy()
+    for c, plan in enumerate(layout.gradients.values()):
+        amp, delay = plan.amplitude_at(layout.rf_block, env, device)
+        rf_grad[:, c] = np.where(delay <= shape_end, amp, 0.0)
+    usage = [getattr(mr0.PulseUsage, _USAGE.get(u, "UNDEF")) for u in layout.rf_use]
+    freq = rf["freq_offset"].float()
+    off_res = ((rf["freq_offset"] != 0).cpu().numpy() | (rf_grad != 0).any(1)).tolist()
+    angle32, phase32 = angle.float(), phase.float()
+    dur32 = rf["shape_dur"].float()
+    grad32 = torch.as_tensor(rf_grad, dtype=torch.float32, device=device)
     shim = torch.tensor([[1.0, 0.0]], device=device)
-    for i in range(n_rf):
+    zero = torch.zeros((), device=device)
+    reps = []
+    for i in range(n_p):
         if counts[i] == 0:
             continue
-        pulse = mr0.Pulse(usage[i], angle[i].float(), rf["phase_offset"][i].float(),
-                          torch.zeros((), device=device), freq[i].float(), rf["shape_dur"][i].float(),
-                          rf_grad[i].float(), bool(freq_on[i] or grads_on[i]), shim, True)
-        reps.append(mr0.Repetition(pulse, et[i], gm[i], ph[i], us[i]))
+        p = pulse_of_l[i]
+        pulse = mr0.Pulse(usage[p], angle32[i], phase32[i], zero, freq[p], dur32[p], grad32[p],
+                          bool(off_res[p]), shim, True)
+        rep = mr0.Repetition(pulse, et[i], gm[i], ph[i], us[i])
+        rep.adc_labels = {name: parts[i] for name, parts in labels.items()}
+        reps.append(rep)
     return mr0.Sequence(reps, normalized_grads=False)

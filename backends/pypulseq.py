@@ -111,11 +111,21 @@ class Replay:
         return result
 
     def _from_fields(self, event):
-        ns = SimpleNamespace(type=event.kind)
+        """An event without a recorded call (the script built it by hand)."""
+        kind = getattr(event, "type", event.kind)
+        ns = SimpleNamespace(type=kind)
         for name in ir.VALUE_FIELDS[event.kind]:
-            setattr(ns, name, python_value(self.env[getattr(event, name)]))
-        if event.kind == "trap":
-            ns.channel = event.channel
+            if name != "flip_angle":
+                setattr(ns, name, python_value(self.env[getattr(event, name)]))
+        for name in ("channel", "label"):
+            if hasattr(event, name):
+                setattr(ns, name, getattr(event, name))
+        if event.kind == "adc":
+            ns.num_samples = event.num_samples
+        if event.kind == "rf":
+            ns.signal, ns.t = rf_waveform(event, self.env)
+            if event.use:
+                ns.use = event.use
         return ns
 
     # -- the replayed event must be the evaluated event ------------------------
@@ -124,8 +134,11 @@ class Replay:
         env = self.env
         fields = [f for f in ir.VALUE_FIELDS[event.kind] if f != "flip_angle"]
         expected = {f: env[getattr(event, f)] for f in fields}
-        if event.kind == "trap":
+        if event.kind in ("trap", "grad"):
             expected["channel"] = event.channel
+        elif event.kind in ("label", "trigger"):
+            expected.update(type=event.type, **({"label": event.label} if event.kind == "label"
+                                                else {"channel": event.channel}))
         elif event.kind == "adc":
             expected["num_samples"] = event.num_samples
         elif event.kind == "rf":
@@ -144,9 +157,7 @@ class Replay:
 
 def rf_waveform(event, env, xp=np):
     """(signal, t) of an IR RF event from its shape parameters."""
-    shape = event.shape
-    params = [env[getattr(shape, a.name)] for a in shape.__attrs_attrs__]
-    return shapes.waveform(shape.kind, env[event.flip_angle], *params, xp=xp)
+    return shapes.shape_waveform(event.shape, env[event.flip_angle], lambda n: env[n], xp=xp)
 
 
 def _same(a, b) -> bool:

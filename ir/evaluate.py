@@ -46,7 +46,9 @@ def _as_numpy(value):
 def _const_torch(value, device):
     if isinstance(value, (bool, np.bool_)):
         return torch.tensor(bool(value), device=device)
-    return torch.as_tensor(np.asarray(value, dtype=np.float64), device=device)
+    value = np.asarray(value)
+    dtype = np.complex128 if value.dtype.kind == "c" else (bool if value.dtype.kind == "b" else np.float64)
+    return torch.as_tensor(np.array(value, dtype=dtype), device=device)
 
 
 def evaluate(values: Values, inputs: dict, backend: str = "numpy", roots=None,

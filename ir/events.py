@@ -137,6 +137,30 @@ class BlockShape:
 
 
 @attrs.frozen(slots=True)
+class GaussShape:
+    """``make_gauss_pulse``'s waveform; ``bandwidth`` 0 means ``time_bw_product / duration``."""
+
+    duration: int
+    bandwidth: int
+    time_bw_product: int
+    apodization: int
+    center_pos: int
+    dwell: int
+    kind = "gauss"
+
+
+@attrs.frozen(slots=True)
+class ArbitraryShape:
+    """``make_arbitrary_rf``'s waveform: ``signal`` (vector) at t = (k + 0.5)·dwell,
+    scaled to the flip angle unless ``no_signal_scaling``."""
+
+    signal: int
+    dwell: int
+    no_signal_scaling: bool = False
+    kind = "arbitrary"
+
+
+@attrs.frozen(slots=True)
 class SampledShape:
     """An explicit waveform: ``signal`` (Hz) sampled at times ``t`` (s), both vectors."""
 
@@ -145,7 +169,7 @@ class SampledShape:
     kind = "sampled"
 
 
-RFShape = Union[SincShape, BlockShape, SampledShape]
+RFShape = Union[SincShape, BlockShape, GaussShape, ArbitraryShape, SampledShape]
 
 
 # ---------------------------------------------------------------- events
@@ -197,6 +221,46 @@ class ADC:
 
 
 @attrs.frozen(slots=True)
+class Grad:
+    """Arbitrary or extended-trapezoid gradient: ``waveform`` (Hz/m) at times ``tt`` (s, from
+    the gradient's start), both vectors of static length; ``first`` / ``last`` the amplitudes
+    at its start and end."""
+
+    channel: str = attrs.field(validator=attrs.validators.in_(("x", "y", "z")))
+    waveform: int
+    tt: int
+    delay: int
+    shape_dur: int
+    first: int
+    last: int
+    origin: Origin | None = None
+    kind = "grad"
+
+
+@attrs.frozen(slots=True)
+class Label:
+    """``make_label``: ``labelset`` or ``labelinc`` of a supported label name."""
+
+    type: str = attrs.field(validator=attrs.validators.in_(("labelset", "labelinc")))
+    label: str
+    value: int
+    origin: Origin | None = None
+    kind = "label"
+
+
+@attrs.frozen(slots=True)
+class Trigger:
+    """A ``trigger`` (physio input) or an ``output`` (digital output pulse)."""
+
+    type: str = attrs.field(validator=attrs.validators.in_(("trigger", "output")))
+    channel: str
+    delay: int
+    duration: int
+    origin: Origin | None = None
+    kind = "trigger"
+
+
+@attrs.frozen(slots=True)
 class Delay:
     """A pure delay (s). Without origin it is a block duration given as a number."""
 
@@ -205,14 +269,17 @@ class Delay:
     kind = "delay"
 
 
-Event = Union[Trap, RF, ADC, Delay]
+Event = Union[Trap, Grad, RF, ADC, Label, Trigger, Delay]
 
 #: numeric fields of each event kind, in PyPulseq's attribute names
 VALUE_FIELDS = {
     "trap": ("amplitude", "rise_time", "flat_time", "fall_time", "delay"),
+    "grad": ("waveform", "tt", "delay", "shape_dur", "first", "last"),
     "rf": ("flip_angle", "shape_dur", "delay", "freq_offset", "phase_offset",
            "dead_time", "ringdown_time"),
     "adc": ("dwell", "delay", "freq_offset", "phase_offset", "dead_time"),
+    "label": ("value",),
+    "trigger": ("delay", "duration"),
     "delay": ("delay",),
 }
 
@@ -221,5 +288,10 @@ def event_nodes(event) -> list:
     """All value nodes an event refers to (its fields and its RF shape)."""
     nodes = [getattr(event, f) for f in VALUE_FIELDS[event.kind]]
     if event.kind == "rf":
-        nodes += [getattr(event.shape, f.name) for f in attrs.fields(type(event.shape))]
+        nodes += shape_nodes(event.shape)
     return nodes
+
+
+def shape_nodes(shape) -> list:
+    """The value nodes of an RF shape (its numeric fields, in order)."""
+    return [getattr(shape, f.name) for f in attrs.fields(type(shape)) if f.type != "bool"]

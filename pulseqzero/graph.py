@@ -100,8 +100,10 @@ class Graph:
         return evaluate(self.ir.values, inputs, backend)
 
     # -- backends ------------------------------------------------------------------
-    def to_mr0(self, **params):
-        """MRzeroCore sequence at these parameter values; differentiable w.r.t. tensors given."""
+    def to_mr0(self, rf_subpulses: int = 1, **params):
+        """MRzeroCore sequence at these parameter values; differentiable w.r.t. tensors given.
+
+        ``rf_subpulses=n`` simulates each RF pulse as n sub-pulses (slice profiles)."""
         from .backends import mr0
         if self._layout is None:
             self._layout = mr0.Layout(self.ir)
@@ -110,7 +112,7 @@ class Graph:
         device = next((v.device for v in inputs.values() if torch is not None
                        and isinstance(v, torch.Tensor)), None)
         env = evaluate(self.ir.values, inputs, "torch", roots=roots, device=device)
-        return mr0.lower(self.ir, env, self._layout, device=device)
+        return mr0.lower(self.ir, env, self._layout, device=device, rf_subpulses=rf_subpulses)
 
     def to_pypulseq(self, **params):
         """The ``pypulseq.Sequence`` the script builds at these values (float64, exact)."""

@@ -681,6 +681,12 @@ def _np_size(a, axis=None):
     return np.size(value_of(a), axis)
 
 
+def _np_squeeze(a, axis=None):
+    if axis is not None or np.ndim(value_of(a)) <= 1:
+        return a if axis is None else _leave_trace(np.squeeze, (a,), {"axis": axis})
+    return _leave_trace(np.squeeze, (a,), {})
+
+
 def _np_abs(a, **kw):
     return apply("abs", a) if not kw else _leave_trace(np.abs, (a,), kw)
 
@@ -707,7 +713,7 @@ _ARRAY_FUNCTIONS = {
     np.amax: _reduce("max_reduce"), np.min: _reduce("min_reduce"), np.amin: _reduce("min_reduce"),
     np.round: _np_round, np.around: _np_round, np.where: _np_where, np.clip: _np_clip,
     np.stack: _np_stack, np.mean: _np_mean, np.cumsum: _np_cumsum, np.sinc: _np_sinc,
-    np.shape: _np_shape, np.ndim: _np_ndim, np.size: _np_size,
+    np.shape: _np_shape, np.ndim: _np_ndim, np.size: _np_size, np.squeeze: _np_squeeze,
 }
 
 

@@ -6,6 +6,8 @@ from types import SimpleNamespace
 from .. import tmath as tm
 from ..tracer import Tracer
 
+__all__ = ["calc_duration"]
+
 
 def _events(*args):
     if len(args) == 1 and hasattr(args[0], "rf"):  # a block from get_block

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__: list = []  # used by Opts; not a PyPulseq top-level name
+
 GRAD_UNITS = ["Hz/m", "mT/m", "rad/ms/mm"]
 SLEW_UNITS = ["Hz/m/s", "mT/m/ms", "T/m/s", "rad/ms/mm/ms"]
 

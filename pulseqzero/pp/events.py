@@ -20,6 +20,8 @@ from ..ir import shapes
 from ..tracer import Tracer, user_line
 from .opts import Opts, as_opts, to_system
 
+__all__: list = []
+
 
 class Event:
     """A PyPulseq event: public attributes in ``__dict__``, provenance in slots."""
@@ -88,7 +90,11 @@ def _rf_waveform(event):
     shape = event._hidden.get("shape")
     if shape is None:
         raise AttributeError("this RF event has no waveform")
-    return shapes.waveform(shape[0], event._hidden["flip_angle"], *shape[1:], xp=np)
+    signal, t = shapes.waveform(shape[0], event._hidden["flip_angle"], *shape[1:], xp=np,
+                                **event._hidden.get("shape_static", {}))
+    if isinstance(signal, np.ndarray) and signal.dtype.kind == "f":
+        signal = np.where(signal == 0, 0.0, signal)  # PyPulseq turns -0.0 into 0.0
+    return signal, t
 
 
 _LAZY = {
@@ -206,6 +212,13 @@ def to_ir(ctx, event):
         result = ir.ADC(int(get["num_samples"]), node(get["dwell"]), node(get["delay"]),
                         node(get["freq_offset"]), node(get["phase_offset"]),
                         node(get["dead_time"]), origin)
+    elif kind == "grad":
+        result = ir.Grad(get["channel"], node(get["waveform"]), node(get["tt"]), node(get["delay"]),
+                         node(get["shape_dur"]), node(get["first"]), node(get["last"]), origin)
+    elif kind in ("labelset", "labelinc"):
+        result = ir.Label(kind, get["label"], node(get["value"]), origin)
+    elif kind in ("trigger", "output"):
+        result = ir.Trigger(kind, get["channel"], node(get["delay"]), node(get["duration"]), origin)
     elif kind == "delay":
         result = ir.Delay(node(get["delay"]), origin)
     else:
@@ -234,4 +247,5 @@ def _rf_shape(ctx, event):
             return ir.SampledShape(ctx.node(signal), ctx.node(t))
         return ir.SampledShape(ctx.node(np.asarray(signal)), ctx.node(np.asarray(t, dtype=float)))
     kind, *params = shape
-    return shapes.SHAPE_RECORDS[kind](*[ctx.node(p) for p in params])
+    return shapes.SHAPE_RECORDS[kind](*[ctx.node(p) for p in params],
+                                      **event._hidden.get("shape_static", {}))

@@ -4,6 +4,8 @@ from __future__ import annotations
 from .events import Event, recorded
 from .opts import as_opts
 
+__all__ = ["make_adc"]
+
 
 @recorded()
 def make_adc(num_samples: int, delay=0, duration=0, dwell=0, freq_offset=0, phase_offset=0,

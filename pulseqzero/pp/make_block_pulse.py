@@ -9,6 +9,8 @@ from .make_delay import make_delay
 from .opts import as_opts
 from .rf_use import get_supported_rf_uses
 
+__all__ = ["make_block_pulse"]
+
 
 @recorded()
 def make_block_pulse(flip_angle, delay=0, duration=None, bandwidth=None, time_bw_product=None,

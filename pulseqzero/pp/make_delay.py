@@ -5,6 +5,8 @@ import numpy as np
 
 from .events import Event, recorded
 
+__all__ = ["make_delay"]
+
 
 @recorded()
 def make_delay(d) -> Event:

@@ -11,6 +11,8 @@ from .make_trapezoid import make_trapezoid
 from .opts import as_opts
 from .rf_use import check_rf_use
 
+__all__ = ["make_sinc_pulse"]
+
 
 @recorded()
 def make_sinc_pulse(flip_angle, apodization=0, delay=0, duration=4e-3, dwell=0, center_pos=0.5,

@@ -9,6 +9,8 @@ from .. import tmath as tm
 from .events import Event, recorded
 from .opts import as_opts
 
+__all__ = ["make_trapezoid"]
+
 
 def calculate_shortest_params_for_area(area, max_slew, max_grad, grad_raster_time):
     """Shortest trapezoid (amplitude Hz/m, rise, flat, fall in s) with ``area`` (1/m)."""

@@ -5,6 +5,8 @@ from .convert import convert
 
 from ..ir.events import SYSTEM_FIELDS, System
 
+__all__ = ["Opts"]
+
 
 class Opts:
     """System limits of an MR scanner, with PyPulseq's defaults and unit handling.

@@ -1,6 +1,8 @@
 """Supported labels and RF uses (PyPulseq 1.4.2)."""
 from __future__ import annotations
 
+__all__ = ["get_supported_labels"]
+
 
 def get_supported_labels():
     """The label names PyPulseq 1.4.2 supports."""

@@ -10,6 +10,8 @@ from ..tracer import Tracer, user_line
 from .events import Event, to_arg, to_ir
 from .opts import Opts, as_opts, to_system
 
+__all__ = ["Sequence"]
+
 _COLUMNS = ("delay", "rf", "gx", "gy", "gz", "adc", "ext")
 
 
@@ -125,7 +127,7 @@ class Sequence:
                              to_system(self.system), tuple(self._definition_args.items()),
                              tuple(ctx.guards))
 
-    def to_mr0(self, **options):
+    def to_mr0(self, **options):  # rf_subpulses=n
         """The MRzeroCore sequence, differentiable w.r.t. the tensors the script used."""
         from ..graph import Graph
         return Graph(self.to_graph()).to_mr0(**options)

@@ -31,6 +31,10 @@ def assert_same_repetitions(ours, ref):
         assert float(a.pulse.phase) == pytest.approx(float(b.pulse.phase), abs=1e-5)
         assert float(a.pulse.freq_offset) == float(b.pulse.freq_offset)
         torch.testing.assert_close(a.pulse.grad, b.pulse.grad, rtol=1e-5, atol=0)
+        assert a.pulse.off_res == b.pulse.off_res
+        assert a.adc_labels.keys() == b.adc_labels.keys()
+        for name in a.adc_labels:
+            assert torch.equal(a.adc_labels[name], b.adc_labels[name]), name
 
 
 def test_same_repetitions_and_samples_as_the_importer(gre_graph, tmp_path):
@@ -51,8 +55,9 @@ def test_the_difference_left_is_the_seq_files_precision(gre_graph, tmp_path, pha
     g = gre_graph.ir
     layout = mr0_backend.Layout(g)
     env = evaluate(g.values, gre_graph.inputs({}), "torch")
-    for _, fields in layout.grad.values():
-        fields["amplitude"].const = np.array([float(f"{v:12g}") for v in fields["amplitude"].const])
+    for plan in layout.gradients.values():
+        field = plan.trap["amplitude"]
+        field.const = np.array([float(f"{v:12g}") for v in field.const])
     for n in {e.amplitude for b in g.blocks for e in b.events if e.kind == "trap"}:
         env[n] = torch.tensor(float(f"{float(env[n]):12g}"), dtype=torch.float64)
     rounded = mr0_backend.lower(g, env, layout)
