@@ -41,6 +41,14 @@ def _getitem_shape(shapes, attrs_):
     return tuple(np.empty(shapes[0], dtype=np.int8)[attrs_[0]].shape)
 
 
+def _slice_shape(shapes, attrs_):
+    return (len(range(*slice(*attrs_).indices(shapes[0][0]))), *shapes[0][1:])
+
+
+def _concat_shape(shapes, _attrs):
+    return (sum(s[0] for s in shapes), *shapes[0][1:])
+
+
 def _stack_shape(shapes, _attrs):
     if any(s != shapes[0] for s in shapes):
         raise ValueError("stack: all inputs need the same shape")
@@ -140,6 +148,10 @@ _TABLE = [
     ("getitem", 1, lambda x, i: x[i], lambda x, i: x[i], "{0}[{a0}]", {"shape": _getitem_shape}),
     ("stack", -1, lambda *xs: np.stack(xs), lambda *xs: torch.stack(xs), "[{all}]",
      {"shape": _stack_shape}),
+    ("slice", 1, lambda x, *a: x[slice(*a)], lambda x, *a: x[slice(*a)], "{0}[{a0}:{a1}:{a2}]",
+     {"shape": _slice_shape}),
+    ("concat", -1, lambda *xs: np.concatenate(xs), lambda *xs: torch.cat(xs), "concat({all})",
+     {"shape": _concat_shape}),
     ("sum", 1, np.sum, _t("sum"), "sum({0})", {"shape": _scalar_shape}),
     ("prod", 1, np.prod, _t("prod"), "prod({0})", {"shape": _scalar_shape}),
     ("max_reduce", 1, np.max, _t("amax"), "max({0})", {"shape": _scalar_shape}),

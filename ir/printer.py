@@ -54,8 +54,8 @@ def fmt_op(values, node: int, depth: int = 0) -> str:
     args = [fmt_op(values, i, depth - 1)
             if depth > 0 and isinstance(values.nodes[i], Op) and fmt_ref(values, i).startswith("%")
             else fmt_ref(values, i) for i in n.inputs]
-    if spec.fmt == "[{all}]":
-        return "[" + ", ".join(args) + "]"
+    if "{all}" in spec.fmt:
+        return spec.fmt.replace("{all}", ", ".join(args))
     attrs = {f"a{i}": a for i, a in enumerate(n.attrs)}
     return spec.fmt.format(*args, **attrs)
 

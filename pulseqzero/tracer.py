@@ -499,7 +499,8 @@ class Tracer:
 
     def __getitem__(self, index):
         if isinstance(index, slice):
-            return stack([self[i] for i in range(*index.indices(len(self)))])
+            start, stop, step = index.indices(len(self))
+            return apply("slice", self, attrs=(start, stop, step), kind=self.kind)
         if isinstance(index, tuple) or isinstance(index, (list, np.ndarray)):
             index = np.arange(len(self))[index] if not isinstance(index, tuple) else index
             if isinstance(index, np.ndarray):
@@ -659,6 +660,23 @@ def _np_mean(a, axis=None, **kwargs):
     return apply("div", apply("sum", a), n)
 
 
+def _np_concatenate(arrays, axis=0, **kwargs):
+    if axis != 0 or kwargs:
+        return _leave_trace(np.concatenate, (arrays,), dict(kwargs, axis=axis))
+    arrays = [a if np.ndim(value_of(a)) else stack([a]) for a in arrays]
+    if not any(isinstance(a, Tracer) for a in arrays):
+        return np.concatenate(arrays)
+    return apply("concat", *arrays)
+
+
+def _np_diff(a, n=1, axis=-1, **kwargs):
+    if axis not in (-1, 0) or kwargs or np.ndim(value_of(a)) != 1:
+        return _leave_trace(np.diff, (a,), dict(kwargs, n=n, axis=axis))
+    for _ in range(n):
+        a = a[1:] - a[:-1]
+    return a
+
+
 def _np_cumsum(a, axis=None, **kwargs):
     if axis not in (None, 0) or kwargs:
         return _leave_trace(np.cumsum, (a,), dict(kwargs, axis=axis))
@@ -712,7 +730,7 @@ _ARRAY_FUNCTIONS = {
     np.sum: _reduce("sum"), np.prod: _reduce("prod"), np.max: _reduce("max_reduce"),
     np.amax: _reduce("max_reduce"), np.min: _reduce("min_reduce"), np.amin: _reduce("min_reduce"),
     np.round: _np_round, np.around: _np_round, np.where: _np_where, np.clip: _np_clip,
-    np.stack: _np_stack, np.mean: _np_mean, np.cumsum: _np_cumsum, np.sinc: _np_sinc,
+    np.stack: _np_stack, np.concatenate: _np_concatenate, np.diff: _np_diff, np.mean: _np_mean, np.cumsum: _np_cumsum, np.sinc: _np_sinc,
     np.shape: _np_shape, np.ndim: _np_ndim, np.size: _np_size, np.squeeze: _np_squeeze,
 }
 
