@@ -663,6 +663,7 @@ def _np_mean(a, axis=None, **kwargs):
 def _np_concatenate(arrays, axis=0, **kwargs):
     if axis != 0 or kwargs:
         return _leave_trace(np.concatenate, (arrays,), dict(kwargs, axis=axis))
+    arrays = [stack(a) if isinstance(a, (list, tuple)) else a for a in arrays]
     arrays = [a if np.ndim(value_of(a)) else stack([a]) for a in arrays]
     if not any(isinstance(a, Tracer) for a in arrays):
         return np.concatenate(arrays)

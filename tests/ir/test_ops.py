@@ -10,7 +10,7 @@ UNARY_DOMAIN = {"sqrt": (0.1, 4), "log": (0.1, 4), "log10": (0.1, 4), "arcsin": 
 
 
 @pytest.mark.parametrize("name", sorted(n for n, d in ops.OPS.items() if d.arity in (1, 2)
-                                        and n not in ("getitem", "round_digits", "round_np")))
+                                        and n not in ("getitem", "round_digits", "round_np", "slice")))
 def test_numpy_and_torch_agree(name):
     spec = ops.OPS[name]
     lo, hi = UNARY_DOMAIN.get(name, (-3, 3))
