@@ -76,7 +76,10 @@ class Field:
     def gather(self, env, device) -> torch.Tensor:
         out = torch.as_tensor(self.const, dtype=torch.float64, device=device)
         if len(self.dyn_pos):
-            dyn = torch.stack([env[n].reshape(()).to(torch.float64) for n in self.dyn_nodes])
+            if hasattr(env, "gather"):  # a compiled plan's Env: one gather for all of them
+                dyn = env.gather(self.dyn_nodes)
+            else:
+                dyn = torch.stack([env[n] for n in self.dyn_nodes])  # 0-d float64 tensors
             out = out.index_put((torch.as_tensor(self.dyn_pos, device=device),), dyn)
         return out
 
@@ -102,7 +105,10 @@ class VectorField:
         out = torch.as_tensor(self.const, dtype=torch.float64, device=device)
         if self.dyn:
             pos = np.concatenate([np.arange(lo, hi) for lo, hi, _ in self.dyn])
-            vals = torch.cat([env[n].reshape(-1).to(torch.float64) for _, _, n in self.dyn])
+            if hasattr(env, "gather"):  # a compiled plan's Env: flattened and concatenated
+                vals = env.gather(self.dyn_nodes)
+            else:
+                vals = torch.cat([env[n] for _, _, n in self.dyn])  # 1-d float64 tensors
             out = out.index_put((torch.as_tensor(pos, device=device),), vals)
         return out
 
@@ -457,6 +463,12 @@ def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=
                         event_phase, event_adc, event_rep, event_sample, n_p)
 
 
+def _new(cls, **fields):
+    obj = cls.__new__(cls)
+    obj.__dict__.update(fields)
+    return obj
+
+
 def _diff(x):
     return x[1:] - x[:-1]
 
@@ -517,13 +529,18 @@ def _repetitions(layout, env, device, rf, angle, phase, pulse_of, event_time, gr
     ph = torch.split(event_phase.float(), counts)
     us = torch.split(event_adc.to(torch.int32), counts)
 
-    # labels at each ADC sample (MRzeroCore fills adc_labels for every imported sequence)
+    # labels at each ADC sample (MRzeroCore fills adc_labels for every imported sequence);
+    # labels that are 0 everywhere share one split of a zero tensor
     labels = {}
     if len(layout.adc_block):
         states = layout.label_states(env, device)
+        zeros = torch.split(torch.zeros(event_adc.numel(), dtype=torch.int32, device=device), counts)
         sample_adc = torch.as_tensor(layout.sample_adc, device=device)
         idx = event_sample.clamp(min=0)
         for name, state in states.items():
+            if not state.any():
+                labels[name] = zeros
+                continue
             per_sample = torch.as_tensor(state, dtype=torch.int32, device=device)[sample_adc]
             values = torch.where(event_adc, per_sample[idx], torch.zeros_like(per_sample[idx]))
             labels[name] = torch.split(values, counts)
@@ -536,11 +553,12 @@ def _repetitions(layout, env, device, rf, angle, phase, pulse_of, event_time, gr
         amp, delay = plan.amplitude_at(layout.rf_block, env, device)
         rf_grad[:, c] = np.where(delay <= shape_end, amp, 0.0)
     usage = [getattr(mr0.PulseUsage, _USAGE.get(u, "UNDEF")) for u in layout.rf_use]
-    freq = rf["freq_offset"].float()
     off_res = ((rf["freq_offset"] != 0).cpu().numpy() | (rf_grad != 0).any(1)).tolist()
-    angle32, phase32 = angle.float(), phase.float()
-    dur32 = rf["shape_dur"].float()
-    grad32 = torch.as_tensor(rf_grad, dtype=torch.float32, device=device)
+    # per-pulse scalars as views (one op each, not one per repetition)
+    angles, phases = torch.unbind(angle.float()), torch.unbind(phase.float())
+    freqs = torch.unbind(rf["freq_offset"].float())
+    durs = torch.unbind(rf["shape_dur"].float())
+    grads = torch.unbind(torch.as_tensor(rf_grad, dtype=torch.float32, device=device))
     shim = torch.tensor([[1.0, 0.0]], device=device)
     zero = torch.zeros((), device=device)
     reps = []
@@ -548,9 +566,11 @@ def _repetitions(layout, env, device, rf, angle, phase, pulse_of, event_time, gr
         if counts[i] == 0:
             continue
         p = pulse_of_l[i]
-        pulse = mr0.Pulse(usage[p], angle32[i], phase32[i], zero, freq[p], dur32[p], grad32[p],
-                          bool(off_res[p]), shim, True)
-        rep = mr0.Repetition(pulse, et[i], gm[i], ph[i], us[i])
-        rep.adc_labels = {name: parts[i] for name, parts in labels.items()}
-        reps.append(rep)
+        pulse = _new(mr0.Pulse, usage=usage[p], angle=angles[i], phase=phases[i], pulse_freq=zero,
+                     freq_offset=freqs[p], duration=durs[p], grad=grads[p],
+                     off_res=bool(off_res[p]), shim_array=shim, selective=True)
+        # built without Repetition.__init__'s per-repetition checks: shapes hold by construction
+        reps.append(_new(mr0.Repetition, pulse=pulse, event_count=counts[i], event_time=et[i],
+                         gradm=gm[i], adc_phase=ph[i], adc_usage=us[i],
+                         adc_labels={name: parts[i] for name, parts in labels.items()}))
     return mr0.Sequence(reps, normalized_grads=False)

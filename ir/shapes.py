@@ -61,11 +61,18 @@ def torch_xp():
     return _TorchXP()
 
 
+def _sample_count(x, xp) -> int:
+    """``round(x)`` as a static int (a guard on tracers, a host sync on tensors)."""
+    if isinstance(xp, _TorchXP):
+        return int(xp.torch.round(x))
+    return int(round(x))
+
+
 def sinc_waveform(flip_angle, duration, time_bw_product, apodization, center_pos, dwell, xp=np):
     """``make_sinc_pulse``: signal (Hz) at t = (k + 0.5)·dwell, normalised to ``flip_angle`` (rad)."""
     BW = time_bw_product / duration
     alpha = apodization
-    N = int(round(duration / dwell))
+    N = _sample_count(duration / dwell, xp)
     t = (xp.arange(1, N + 1) - 0.5) * dwell
     tt = t - (duration * center_pos)
     window = 1 - alpha + alpha * xp.cos(2 * xp.pi * tt / duration)
@@ -77,7 +84,7 @@ def sinc_waveform(flip_angle, duration, time_bw_product, apodization, center_pos
 
 def block_waveform(flip_angle, duration, raster, xp=np):
     """``make_block_pulse``: a constant (Hz) at t = [0, N·raster]."""
-    N = round(duration / raster)
+    N = round(duration / raster) if not isinstance(xp, _TorchXP) else xp.torch.round(duration / raster)
     t = xp.stack([0, N]) * raster
     signal = flip_angle / (2 * xp.pi) / duration * xp.ones(2)
     return signal, t
@@ -91,7 +98,7 @@ def gauss_waveform(flip_angle, duration, bandwidth, time_bw_product, apodization
     else:
         BW = bandwidth
     alpha = apodization
-    N = int(round(duration / dwell))
+    N = _sample_count(duration / dwell, xp)
     t = (xp.arange(1, N + 1) - 0.5) * dwell
     tt = t - duration * center_pos
     window = 1 - alpha + alpha * xp.cos(2 * xp.pi * tt / duration)
