@@ -355,8 +355,16 @@ def _shape_integral(shape, env, device):
 
 
 def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=None,
-          rf_subpulses: int = 1):
-    """The ``MRzeroCore.Sequence`` for evaluated (torch) values of a graph."""
+          rf_subpulses: int = 1, rf_centre: str = "middle"):
+    """The ``MRzeroCore.Sequence`` for evaluated (torch) values of a graph.
+
+    rf_subpulses: simulate each RF pulse as this many sub-pulses (slice profiles).
+    rf_centre: where a pulse acts (and a repetition starts): "middle" of its shape,
+    as MRzeroCore's importer does, or "peak" as PyPulseq's ``calc_rf_center``
+    (differs for asymmetric pulses only).
+    """
+    if rf_centre not in ("middle", "peak"):
+        raise ValueError(f"rf_centre must be 'middle' or 'peak', not {rf_centre!r}")
     import MRzeroCore as mr0
 
     layout = layout or Layout(graph)
@@ -380,7 +388,10 @@ def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=
         pulse_start, pulse_dur, angle, phase, pulse_of = _subpulses(
             layout, rf, env, device, pulse_start, angle, phase, rf_subpulses)
     pulse_end = pulse_start + pulse_dur
-    centre = 0.5 * (pulse_start + pulse_end)
+    if rf_centre == "peak" and rf_subpulses == 1:
+        centre = pulse_start + _peak_times(layout, env, device)
+    else:
+        centre = 0.5 * (pulse_start + pulse_end)
     n_p = centre.numel()
 
     # ADC samples
@@ -467,6 +478,23 @@ def _new(cls, **fields):
     obj = cls.__new__(cls)
     obj.__dict__.update(fields)
     return obj
+
+
+def _peak_times(layout, env, device):
+    """PyPulseq's ``calc_rf_center`` of every pulse (s from its shape start): the middle
+    of the samples within 1e-5 of the peak magnitude; computed once per distinct shape."""
+    times = torch.zeros(len(layout.rfs), dtype=torch.float64, device=device)
+    groups = {}
+    for k, e in enumerate(layout.rfs):
+        groups.setdefault(e.shape, []).append(k)
+    one = torch.tensor(1.0, dtype=torch.float64, device=device)
+    for shape, members in groups.items():
+        signal, t = shapes.shape_waveform(shape, one, lambda n: env[n].to(device), xp=shapes.torch_xp())
+        mag = torch.abs(signal.detach())
+        peak = torch.nonzero(mag >= mag.max() * 0.99999).flatten()
+        centre = 0.5 * (t[peak[0]] + t[peak[-1]])
+        times = times.index_put((torch.as_tensor(members, device=device),), centre.expand(len(members)))
+    return times
 
 
 def _diff(x):

@@ -173,3 +173,33 @@ def test_lowering_op_count_does_not_grow_with_the_sequence(gre_module, subpulses
             mr0_backend.lower(graph.ir, env, layout, rf_subpulses=subpulses)
         counts.append(ops.count)
     assert counts[0] == counts[1]
+
+
+def test_rf_centre_peak_is_pypulseqs_calc_rf_center():
+    """Documented option: repetitions start at the pulse's peak (calc_rf_center) instead
+    of the middle of its shape (the importer's convention, the default)."""
+    import pypulseq
+
+    @pulseqzero.trace
+    def asymmetric(centre_pos):
+        seq = pp.Sequence()
+        seq.add_block(pp.make_sinc_pulse(0.3, duration=2e-3, center_pos=centre_pos, delay=1e-4))
+        seq.add_block(pp.make_adc(4, dwell=1e-5))
+        seq.add_block(pp.make_sinc_pulse(0.3, duration=2e-3, center_pos=centre_pos))
+        seq.add_block(pp.make_adc(4, dwell=1e-5))
+        return seq
+
+    graph = asymmetric.trace(0.3)
+    ref_centre, _ = pypulseq.calc_rf_center(pypulseq.make_sinc_pulse(0.3, duration=2e-3, center_pos=0.3))
+    layout = mr0_backend.Layout(graph.ir)
+    env = evaluate(graph.ir.values, graph.inputs({}), "torch")
+    middle = mr0_backend.lower(graph.ir, env, layout)
+    peak = mr0_backend.lower(graph.ir, env, layout, rf_centre="peak")
+    # first repetition: from the centre to the pulse end, then to the first sample
+    assert float(middle[0].event_time[0]) == pytest.approx(1e-3, abs=1e-9)
+    assert float(peak[0].event_time[0]) == pytest.approx(2e-3 - ref_centre, abs=1e-9)
+    # the time between the two pulses' centres is the same either way
+    assert float(middle[0].event_time.double().sum()) == pytest.approx(
+        float(peak[0].event_time.double().sum()), abs=1e-9)
+    with pytest.raises(ValueError, match="rf_centre"):
+        mr0_backend.lower(graph.ir, env, layout, rf_centre="start")
