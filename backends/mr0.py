@@ -116,9 +116,12 @@ class VectorField:
 class GradientPlan:
     """The breakpoints (time, amplitude) of all gradients on one channel, in block order.
 
-    Trapezoids give 4 points; an arbitrary gradient of n samples gives n + 4:
-    (start, 0), (start, w0), the samples, (end, w_last), (end, 0) -- it holds
-    its first and last sample to its ends, as MRzeroCore's importer does.
+    Trapezoids give 4 points; a gradient of n samples gives n + 4: (start, 0),
+    (start, first), the samples, (end, last), (end, 0). As pulseq-rs (MRzeroCore's
+    importer) reads a .seq: a gradient whose samples start after its start (an
+    arbitrary gradient, samples at (k + 0.5)·raster) begins at the last amplitude
+    of the gradient in the previous block (0 if there is none) and ends at its
+    extrapolated ``last``; an extended trapezoid's samples span it already.
     """
 
     def __init__(self, values, blocks, channel):
@@ -130,7 +133,11 @@ class GradientPlan:
         self.trap = {f: Field(values, [getattr(e, f) for _, e in traps])
                      for f in ("amplitude", "rise_time", "flat_time", "fall_time", "delay")}
         self.grad_block = np.array([i for i, _ in grads], dtype=np.int64)
-        self.grad = {f: Field(values, [getattr(e, f) for _, e in grads]) for f in ("delay", "shape_dur")}
+        self.grad = {f: Field(values, [getattr(e, f) for _, e in grads])
+                     for f in ("delay", "shape_dur", "last")}
+        # the gradient on this channel in the block before each gradient (-1: none / a trapezoid)
+        grad_in_block = {i: k for k, (i, _) in enumerate(grads)}
+        self.prev_grad = np.array([grad_in_block.get(i - 1, -1) for i, _ in grads], dtype=np.int64)
         self.waveform = VectorField(values, [e.waveform for _, e in grads])
         self.tt = VectorField(values, [e.tt for _, e in grads])
         n = self.waveform.lengths
@@ -164,6 +171,10 @@ class GradientPlan:
             self.is_start = local <= 1
             self.is_end = local >= n[g] + 2
             self.is_zero_amp = (local == 0) | (local == n[g] + 3)
+            self.is_first = local == 1
+            self.is_last = local == n[g] + 2
+            self.first_sample = self.waveform.offsets[:-1]
+            self.last_sample = self.waveform.offsets[1:] - 1
         self.empty = not events
 
     def dynamic_nodes(self):
@@ -192,13 +203,22 @@ class GradientPlan:
             dur = self.grad["shape_dur"].gather(env, device)
             w = self.waveform.gather(env, device)
             tt = self.tt.gather(env, device)
+            last = self.grad["last"].gather(env, device)
             g = torch.as_tensor(self.g_of_point, device=device)
             s = torch.as_tensor(self.sample_of_point, device=device)
-            offset = torch.where(torch.as_tensor(self.is_start, device=device), torch.zeros_like(tt[s]),
-                                 torch.where(torch.as_tensor(self.is_end, device=device), dur[g], tt[s]))
+            on = lambda mask: torch.as_tensor(mask, device=device)  # noqa: E731
+            offset = torch.where(on(self.is_start), torch.zeros_like(tt[s]),
+                                 torch.where(on(self.is_end), dur[g], tt[s]))
+            # amplitudes at the start and end marks (pulseq-rs' reading, see the class doc)
+            first_sample = on(self.first_sample)
+            last_sample = on(self.last_sample)
+            prev = on(self.prev_grad)
+            prev_last = torch.where(prev >= 0, last[prev.clamp(min=0)], torch.zeros_like(last))
+            begin = torch.where(tt[first_sample] > 0, prev_last, w[first_sample])
+            end = torch.where(tt[last_sample] < dur, last, w[last_sample])
+            amp = torch.where(on(self.is_first), begin[g], torch.where(on(self.is_last), end[g], w[s]))
             parts_t.append(start[g] + offset)
-            parts_a.append(torch.where(torch.as_tensor(self.is_zero_amp, device=device),
-                                       torch.zeros_like(w[s]), w[s]))
+            parts_a.append(torch.where(on(self.is_zero_amp), torch.zeros_like(amp), amp))
         if not parts_t:
             return torch.zeros(0, **f64), torch.zeros(0, **f64)
         order = torch.as_tensor(self.order, device=device)
@@ -552,6 +572,7 @@ def _repetitions(layout, env, device, rf, angle, phase, pulse_of, event_time, gr
     import MRzeroCore as mr0
 
     counts = torch.bincount(event_rep, minlength=n_p).tolist()
+    has_samples = (torch.bincount(event_rep[event_adc], minlength=n_p) > 0).tolist()
     et = torch.split(event_time.float(), counts)
     gm = torch.split(gradm.float(), counts)
     ph = torch.split(event_phase.float(), counts)
@@ -598,7 +619,8 @@ def _repetitions(layout, env, device, rf, angle, phase, pulse_of, event_time, gr
                      freq_offset=freqs[p], duration=durs[p], grad=grads[p],
                      off_res=bool(off_res[p]), shim_array=shim, selective=True)
         # built without Repetition.__init__'s per-repetition checks: shapes hold by construction
+        # the importer gives labels to repetitions that have ADC samples only
+        rep_labels = {name: parts[i] for name, parts in labels.items()} if has_samples[i] else {}
         reps.append(_new(mr0.Repetition, pulse=pulse, event_count=counts[i], event_time=et[i],
-                         gradm=gm[i], adc_phase=ph[i], adc_usage=us[i],
-                         adc_labels={name: parts[i] for name, parts in labels.items()}))
+                         gradm=gm[i], adc_phase=ph[i], adc_usage=us[i], adc_labels=rep_labels))
     return mr0.Sequence(reps, normalized_grads=False)

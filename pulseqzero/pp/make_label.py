@@ -1,0 +1,32 @@
+"""``make_label``: a ``labelset`` / ``labelinc`` event (PyPulseq 1.4.2)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..tracer import Tracer
+from .events import Event, recorded
+from .rf_use import get_supported_labels
+
+__all__ = ["make_label"]
+
+
+def _is_label_value(value) -> bool:
+    """PyPulseq's ``isinstance(value, (bool, float, int))``; a traced scalar of bool, int or
+    float kind (``gx.amplitude < 0``, a loop counter times a param) counts as one."""
+    if isinstance(value, Tracer):
+        return np.ndim(value.value) == 0 and value.kind in "bif"
+    return isinstance(value, (bool, float, int))
+
+
+@recorded()
+def make_label(label: str, type: str, value) -> Event:  # noqa: A002 (pypulseq's name)
+    """Set (``type="SET"``) or increment (``"INC"``) the label ``label`` by ``value``."""
+    if label not in get_supported_labels():
+        raise ValueError(
+            "Invalid label. Must be one of 'SLC', 'SEG', 'REP', 'AVG', 'SET', 'ECO', 'PHS', 'LIN', "
+            "'PAR', NAV', 'REV', or 'SMS'.")
+    if type not in ["SET", "INC"]:
+        raise ValueError("Invalid type. Must be one of 'SET' or 'INC'.")
+    if not _is_label_value(value):
+        raise ValueError("Must supply a valid numerical or logical value.")
+    return Event(type="labelset" if type == "SET" else "labelinc", label=label, value=value)
