@@ -19,6 +19,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	MPLBACKEND=Agg $(PY) examples/demo.py --out $(OUT)
+	@echo "make demo: the pictures are $(OUT)/gre_*.png (open $(OUT)/gre_images.png first)"
 
 test: $(STAMP)
 	MPLBACKEND=Agg $(PY) -m pytest -q

@@ -1,109 +1,68 @@
-"""The demo `make demo` runs: trace the GRE, export it, simulate it, optimise its flips.
+"""The demo `make demo` runs: trace a GRE, export it, then optimise its flip-angle train.
 
-1. trace ``examples/gre.py`` once and print the IR;
+1. trace ``examples/gre.py`` once and print the IR (params, guards, folded blocks);
 2. write ``gre.seq`` through pypulseq;
-3. simulate it with PDG on the built-in brain phantom and reconstruct;
-4. a few Adam steps on the flip-angle train: start from a ramp and fit the
-   image of a reference train (the optimiser only sees the images);
-5. save ``gre_demo.png`` (images, loss curve, flip trains).
+3. a short version of ``examples/gre_flip_opt.py``: simulate the GRE with PDG on
+   the built-in brain phantom, reconstruct, and run Adam steps on the flip
+   train towards a sharp, fully relaxed target image;
+4. save the pictures (images, loss, flip train, sequence diagram, k-space).
+
+    python examples/demo.py --out out             # what `make demo` runs
+    python examples/demo.py --lines 32 --steps 40 # the full example's size
 """
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 
-import pulseqzero
-from pulseqzero.phantom import sim_data
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/
 
-from gre import FOV, gre
+import pulseqzero  # noqa: E402
 
-
-def simulate(seq, data):
-    import MRzeroCore as mr0
-    graph = mr0.compute_graph(seq, data, 200, 1e-4)
-    return mr0.execute_graph(graph, seq, data, print_progress=False)
+import gre_flip_opt  # noqa: E402
+from gre import gre  # noqa: E402
 
 
-def reconstruct(signal, seq, n):
-    import MRzeroCore as mr0
-    return mr0.reco_adjoint(signal, seq.get_kspace(), resolution=(n, n, 1), FOV=(FOV, FOV, 1))[:, :, 0]
-
-
-def main(out: Path, n: int = 32, steps: int = 12):
+def main(out: Path = Path("out"), lines: int = 20, steps: int = 10):
+    t_total = time.perf_counter()
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    warnings.simplefilter("ignore")
-    traced = pulseqzero.trace(gre)
-    TR, TE = 12e-3, 5e-3
+    warnings.simplefilter("ignore", pulseqzero.TracingWarning)
 
+    print("== 1. trace examples/gre.py (64 lines) once ==")
     t0 = time.perf_counter()
-    graph = traced.trace(TR, TE, np.full(n, 10.0), Nx=n, Ny=n)
-    print(f"traced gre in {time.perf_counter() - t0:.2f} s\n")
+    graph = pulseqzero.trace(gre).trace(12e-3, 5e-3, np.full(64, 10.0))
+    print(f"traced in {time.perf_counter() - t0:.2f} s\n")
     print(graph)
     (out / "gre_ir.txt").write_text(str(graph) + "\n")
-    graph.write(out / "gre.seq")
-    print(f"\nwrote {out / 'gre.seq'} (through pypulseq)")
 
-    data = sim_data(resolution=n)
-    target_flips = torch.full((n,), 20.0, dtype=torch.float64)
-    with torch.no_grad():
-        seq = traced(TR, TE, target_flips, Nx=n, Ny=n).to_mr0()
-        target = reconstruct(simulate(seq, data), seq, n).abs()
-
-    flips = torch.linspace(4.0, 40.0, n, dtype=torch.float64).requires_grad_()
-    optimizer = torch.optim.Adam([flips], lr=1.5)
-    losses, images = [], []
+    print("\n== 2. export through pypulseq ==")
     t0 = time.perf_counter()
-    for step in range(steps):
-        optimizer.zero_grad()
-        seq = traced(TR, TE, flips, Nx=n, Ny=n).to_mr0()  # re-executes the graph
-        image = reconstruct(simulate(seq, data), seq, n)
-        loss = ((image.abs() - target) ** 2).mean() / (target ** 2).mean()
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss))
-        images.append(image.detach().abs())
-        print(f"step {step:2d}  loss {float(loss):.4f}  flips {flips.detach().min():.1f}"
-              f"..{flips.detach().max():.1f} deg")
-    print(f"{steps} optimisation steps in {time.perf_counter() - t0:.1f} s "
-          f"(traced once: {traced.trace_count} trace)")
+    graph.write(out / "gre.seq")
+    print(f"wrote {out / 'gre.seq'} in {time.perf_counter() - t0:.2f} s")
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(1, 5, figsize=(19, 3.8))
-    vmax = float(target.max())
-    for a, img, title in zip(ax[:3], [images[0], images[-1], target],
-                             ["start (flip ramp 4-40°)", f"after {steps} steps", "target (20° train)"]):
-        a.imshow(img.T.numpy(), origin="lower", cmap="gray", vmin=0, vmax=vmax)
-        a.set_title(title)
-        a.set_xlabel("x (pixel)")
-        a.set_ylabel("y (pixel)")
-    ax[3].plot(losses, "o-")
-    ax[3].set_xlabel("step")
-    ax[3].set_ylabel("relative MSE of magnitude")
-    ax[3].set_title("loss")
-    ax[4].plot(np.linspace(4, 40, n), label="start")
-    ax[4].plot(flips.detach().numpy(), label="optimised")
-    ax[4].plot(target_flips.numpy(), "--", label="target")
-    ax[4].set_xlabel("phase-encode line")
-    ax[4].set_ylabel("flip angle (°)")
-    ax[4].set_title("flip train")
-    ax[4].legend()
-    fig.tight_layout()
-    fig.savefig(out / "gre_demo.png", dpi=110)
-    print(f"\npictures: {out / 'gre_demo.png'}")
-    return losses
+    print(f"\n== 3. optimise the flip train ({lines} lines, {steps} Adam steps, PDG on the "
+          "built-in brain phantom) ==")
+    result = gre_flip_opt.main(out, lines=lines, steps=steps)
+
+    print(f"\n== done in {time.perf_counter() - t_total:.0f} s ==")
+    print(f"pictures in {out.resolve()}/:")
+    for key in ("images", "loss", "flips", "sequence", "kspace"):
+        print(f"  {Path(result['files'][key]).name}")
+    print("full examples: examples/gre_flip_opt.py, examples/flair_epi.py, "
+          "examples/tse_flip_opt.py (each with --quick)")
+    return result
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("out"))
-    parser.add_argument("--lines", type=int, default=32, help="phase-encode lines (= resolution)")
-    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--out", type=Path, default=Path("out"), help="folder for the results")
+    parser.add_argument("--lines", type=int, default=20, help="phase-encode lines (= resolution)")
+    parser.add_argument("--steps", type=int, default=10, help="optimisation steps")
     args = parser.parse_args()
     main(args.out, args.lines, args.steps)

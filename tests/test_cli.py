@@ -1,0 +1,77 @@
+"""``python -m pulseqzero``: trace / export / simulate / plot on examples/gre.py."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+from pulseqzero.__main__ import CliError, main, parse_value
+
+from tests.conftest import EXAMPLES, ROOT, load_example, seq_body
+
+GRE = str(EXAMPLES / "gre.py")
+ARGS = ["-p", "TR=12e-3", "-p", "TE=5e-3", "-p", "flips=np.linspace(5, 15, 8)", "-p", "Nx=8",
+        "-p", "Ny=8"]
+
+
+def test_help_explains_the_commands():
+    result = subprocess.run([sys.executable, "-m", "pulseqzero", "--help"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0
+    for word in ("trace", "export", "simulate", "SCRIPT", "-p NAME=VALUE", "examples/gre.py"):
+        assert word in result.stdout
+
+
+def test_trace_prints_the_graph(capsys):
+    assert main(["trace", GRE, *ARGS]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("gre(TR: f64, TE: f64, flips: f64[8])")
+    assert "8 x [rf:sinc gz:trap" in out
+    assert main(["trace", GRE, "--fn", "gre", *ARGS, "--values"]) == 0
+    assert "%" in capsys.readouterr().out.split("blocks")[-1]  # the value listing follows
+
+
+def test_export_writes_what_pypulseq_writes(tmp_path, capsys):
+    out = tmp_path / "gre.seq"
+    assert main(["export", GRE, *ARGS, "-o", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    gre = load_example("gre")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gre.gre(12e-3, 5e-3, np.linspace(5, 15, 8), Nx=8, Ny=8).write(str(tmp_path / "pp.seq"))
+    assert seq_body(out) == seq_body(tmp_path / "pp.seq")
+
+
+def test_simulate_and_plot_write_pictures(tmp_path):
+    image = tmp_path / "gre.png"
+    assert main(["simulate", GRE, *ARGS, "-o", str(image)]) == 0
+    assert image.stat().st_size > 5_000
+    diagram = tmp_path / "diagram.png"
+    assert main(["plot", GRE, *ARGS, "--time", "0", "0.024", "-o", str(diagram)]) == 0
+    assert diagram.stat().st_size > 10_000
+
+
+def test_mistakes_get_a_message_not_a_traceback(tmp_path, capsys):
+    assert main(["trace", GRE, "-p", "TR=12e-3"]) == 2
+    err = capsys.readouterr().err
+    assert "needs values for TE, flips" in err and "-p TE=..." in err
+    assert main(["trace", GRE, *ARGS, "--fn", "nope"]) == 2
+    assert "defines no function 'nope'" in capsys.readouterr().err
+    assert main(["trace", str(tmp_path / "missing.py")]) == 2
+    assert main(["trace", GRE, *ARGS, "-p", "TI=1.0"]) == 2
+    assert "no argument(s) ['TI']" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["export", GRE])  # -o is required: argparse explains
+
+
+def test_values():
+    assert parse_value("64") == 64 and isinstance(parse_value("64"), int)
+    assert parse_value("12e-3") == 12e-3
+    np.testing.assert_array_equal(parse_value("[1, 2]"), np.array([1.0, 2.0]))
+    np.testing.assert_array_equal(parse_value("np.full(3, 10.0)"), np.full(3, 10.0))
+    assert parse_value("fast") == "fast"
+    with pytest.raises(CliError):
+        parse_value("np.full(")
