@@ -18,3 +18,12 @@ for _module in sorted(m.name for m in _pkgutil.iter_modules(__path__)):
         globals()[_name] = getattr(_mod, _name)
         __all__.append(_name)
 del _module, _mod, _name
+
+
+def __getattr__(name):
+    # SigpyPulseOpts is an options holder: pypulseq's own class (imported on first use,
+    # pypulseq takes seconds to import)
+    if name == "SigpyPulseOpts":
+        from ..backends.pypulseq import pp as real_pypulseq
+        return real_pypulseq.SigpyPulseOpts
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
