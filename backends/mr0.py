@@ -331,17 +331,16 @@ def _cumulative_moment(tb, ab, t):
     n = tb.shape[0]
     if n < 2:
         return torch.zeros_like(t)
-    seg = 0.5 * (ab[:-1] + ab[1:]) * (tb[1:] - tb[:-1])
-    prefix = torch.cat([torch.zeros(1, dtype=t.dtype, device=t.device), torch.cumsum(seg, 0)])
-    tc = torch.minimum(torch.maximum(t, tb[0]), tb[-1])
-    j = torch.searchsorted(tb.detach(), tc.detach(), right=True) - 1
-    j = j.clamp(0, n - 2)
-    t0, t1, a0, a1 = tb[j], tb[j + 1], ab[j], ab[j + 1]
-    width = t1 - t0
-    frac = torch.where(width > 0, (tc - t0) / torch.where(width > 0, width, torch.ones_like(width)),
-                       torch.zeros_like(width))
-    a_t = a0 + (a1 - a0) * frac
-    return prefix[j] + 0.5 * (a0 + a_t) * (tc - t0)
+    width = tb[1:] - tb[:-1]
+    slope = (ab[1:] - ab[:-1]) / torch.where(width > 0, width, torch.ones_like(width))
+    prefix = torch.cumsum(0.5 * (ab[:-1] + ab[1:]) * width, 0) - 0.5 * (ab[:-1] + ab[1:]) * width
+    # one gather of each segment's (start, amplitude, slope, moment before it)
+    table = torch.stack([tb[:-1], ab[:-1], slope, prefix], 1)
+    tc = torch.clamp(t, tb[0], tb[-1])
+    j = (torch.searchsorted(tb.detach(), tc.detach(), right=True) - 1).clamp_(0, n - 2)
+    t0, a0, k, m0 = table[j].unbind(1)
+    dt = tc - t0
+    return m0 + dt * (a0 + 0.5 * k * dt)
 
 
 def _pulse_rotations(layout, rf, env, device):
@@ -436,8 +435,8 @@ def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=
     c_det = centre.detach()
     sample_rep = torch.searchsorted(c_det, sample_t.detach(), right=True) - 1
     in_seq = sample_rep >= 0
-    sample_t, sample_phase = sample_t[in_seq], sample_phase[in_seq]
-    sample_rep, sample_id = sample_rep[in_seq], sample_id[in_seq]
+    sample_phase_by_id = sample_phase
+    sample_t, sample_rep, sample_id = sample_t[in_seq], sample_rep[in_seq], sample_id[in_seq]
     adc_first = torch.full((n_p,), float("inf"), **f64).scatter_reduce(
         0, sample_rep, sample_t.detach(), "amin")
     adc_last = torch.full((n_p,), -float("inf"), **f64).scatter_reduce(
@@ -463,30 +462,25 @@ def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=
                                     rounded[1:] != rounded[:-1]])
         grad_t = grad_t[first_of_value]
 
-    # all event boundaries; ties keep this order: next pulse start, centre, pulse end
+    # all event boundaries; ties keep this order: next pulse start, centre, pulse end.
+    # One tag per boundary: -2 a pulse centre, -1 another boundary, k >= 0 ADC sample k.
     edges = torch.cat([pulse_start[1:], centre, pulse_end, grad_t, sample_t])
     n_s, n_g = n_p - 1, grad_t.numel()
-    head = n_s + 2 * n_p + n_g
-    is_centre = torch.zeros(edges.numel(), dtype=torch.int64, device=device)
-    is_centre[n_s:n_s + n_p] = 1
-    is_sample = torch.zeros(edges.numel(), dtype=torch.bool, device=device)
-    is_sample[head:] = True
-    phase_of_edge = torch.cat([torch.zeros(head, **f64), sample_phase])
-    sample_of_edge = torch.cat([torch.full((head,), -1, dtype=torch.int64, device=device), sample_id])
-
+    tag = torch.cat([torch.full((n_s,), -1, dtype=torch.int64, device=device),
+                     torch.full((n_p,), -2, dtype=torch.int64, device=device),
+                     torch.full((n_p + n_g,), -1, dtype=torch.int64, device=device), sample_id])
     order = torch.sort(edges.detach(), stable=True).indices
-    edges, is_centre, is_sample = edges[order], is_centre[order], is_sample[order]
-    phase_of_edge, sample_of_edge = phase_of_edge[order], sample_of_edge[order]
-    start = int(torch.nonzero(is_centre)[0])
-    edges, is_centre, is_sample = edges[start:], is_centre[start:], is_sample[start:]
-    phase_of_edge, sample_of_edge = phase_of_edge[start:], sample_of_edge[start:]
-    rep_of_edge = torch.cumsum(is_centre, 0) - 1
+    start = int(torch.nonzero(tag[order] == -2)[0])  # nothing before the first centre
+    order = order[start:]
+    edges, tag = edges[order], tag[order]
+    rep_of_edge = torch.cumsum(tag == -2, 0) - 1
 
     event_time = edges[1:] - edges[:-1]
     event_rep = rep_of_edge[:-1]
-    event_adc = is_sample[1:]
-    event_phase = torch.where(event_adc, phase_of_edge[1:], torch.zeros_like(phase_of_edge[1:]))
-    event_sample = sample_of_edge[1:]
+    event_sample = tag[1:]  # an ADC event ends at its sample
+    event_adc = event_sample >= 0
+    event_phase = torch.where(event_adc, sample_phase_by_id[event_sample.clamp(min=0)],
+                              torch.zeros_like(event_time))
 
     gradm = torch.stack([_diff(_cumulative_moment(*points[ch], edges)) for ch in "xyz"], 1)
 
