@@ -479,8 +479,11 @@ def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=
     event_rep = rep_of_edge[:-1]
     event_sample = tag[1:]  # an ADC event ends at its sample
     event_adc = event_sample >= 0
-    event_phase = torch.where(event_adc, sample_phase_by_id[event_sample.clamp(min=0)],
-                              torch.zeros_like(event_time))
+    if sample_phase_by_id.numel():
+        event_phase = torch.where(event_adc, sample_phase_by_id[event_sample.clamp(min=0)],
+                                  torch.zeros_like(event_time))
+    else:  # no ADC at all
+        event_phase = torch.zeros_like(event_time)
 
     gradm = torch.stack([_diff(_cumulative_moment(*points[ch], edges)) for ch in "xyz"], 1)
 

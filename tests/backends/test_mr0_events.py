@@ -203,3 +203,17 @@ def test_rf_centre_peak_is_pypulseqs_calc_rf_center():
         float(peak[0].event_time.double().sum()), abs=1e-9)
     with pytest.raises(ValueError, match="rf_centre"):
         mr0_backend.lower(graph.ir, env, layout, rf_centre="start")
+
+
+def test_a_sequence_without_adc_lowers():
+    @pulseqzero.trace
+    def no_adc(flip):
+        seq = pp.Sequence()
+        seq.add_block(pp.make_sinc_pulse(flip, duration=2e-3))
+        seq.add_block(pp.make_trapezoid("z", area=100.0))
+        seq.add_block(pp.make_delay(1e-3))
+        seq.add_block(pp.make_sinc_pulse(flip, duration=2e-3))
+        return seq
+
+    seq = no_adc.trace(0.5).to_mr0()
+    assert len(seq) == 2 and all(int(r.adc_usage.sum()) == 0 and r.adc_labels == {} for r in seq)
