@@ -74,6 +74,17 @@ class ParamInfo:
 
 
 @attrs.frozen(slots=True)
+class Registration:
+    """``seq.register_*_event(event)``: pypulseq numbers its library entries in the order
+    events are registered, so the export registers ``event`` before block ``before``
+    (0-based; ``len(blocks)`` means after the last block) to write the same file."""
+
+    before: int
+    event: object
+    line: str = ""
+
+
+@attrs.frozen(slots=True)
 class SequenceGraph:
     """One traced sequence: values, parameters, blocks, system, definitions, guards."""
 
@@ -84,6 +95,7 @@ class SequenceGraph:
     system: System
     definitions: tuple = ()  # ((key, Arg), ...) in the order they were set
     guards: tuple = ()
+    registrations: tuple = ()  # Registration, in the order the script made them
 
     @property
     def param_names(self) -> tuple:

@@ -1,16 +1,26 @@
-"""``Graph``: a traced sequence you can print, re-execute and export.
+"""``Graph``: a traced sequence you can print, re-execute, export, save and load.
 
 It wraps the IR's :class:`~ir.graph.SequenceGraph` and connects it to the
 backends: ``to_mr0(**params)`` (torch, differentiable), ``to_pypulseq`` and
 ``write`` (numpy float64, exact). Parameters not given keep their traced
-values. Before evaluating with new values every guard is checked; a guard that
-no longer holds raises :class:`GuardError` naming the script line.
+values. Before evaluating with new values every guard is checked (one
+vectorised numpy pass); a guard that no longer holds raises
+:class:`GuardError` naming the script line.
+
+Re-execution runs compiled :class:`~ir.evaluate.Plan` s, built once per graph:
+constants are computed once, the parameter-dependent nodes are evaluated
+group by group (the nodes of an unrolled loop as one tensor op).
+
+Batches: ``to_mr0_batch(TE=te_vector)`` evaluates the graph for B parameter
+sets in one pass (every parameter given carries a leading batch dimension of
+size B; the others keep their traced value) and lowers each to an MRzeroCore
+sequence; guards are checked per batch element.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .ir.evaluate import evaluate, failed_guards
+from .ir.evaluate import Plan, guard_failures
 from .ir.graph import SequenceGraph
 
 try:
@@ -20,7 +30,14 @@ except ImportError:  # pragma: no cover
 
 
 class GuardError(RuntimeError):
-    """The graph was traced under a condition that these parameter values break."""
+    """The graph was traced under a condition that these parameter values break.
+
+    ``failed`` lists (batch element or None, guard) for every broken guard.
+    """
+
+    def __init__(self, message: str, failed=()):
+        super().__init__(message)
+        self.failed = list(failed)
 
 
 class Graph:
@@ -29,6 +46,7 @@ class Graph:
     def __init__(self, ir_graph: SequenceGraph):
         self.ir = ir_graph
         self._layout = None
+        self._plans: dict = {}
 
     # -- inspection ------------------------------------------------------------
     @property
@@ -59,21 +77,50 @@ class Graph:
         shapes = ", ".join(f"{p.name}{list(p.shape) if p.shape else ''}" for p in self.params)
         return f"<Graph {self.name}({shapes}): {len(self.blocks)} blocks, {len(self.guards)} guards>"
 
+    # -- compiled plans ------------------------------------------------------------
+    def plan(self, purpose: str = "all") -> Plan:
+        """The compiled evaluation for ``"all"`` nodes, the ``"guards"`` or ``"mr0"``."""
+        hit = self._plans.get(purpose)
+        if hit is None:
+            if purpose == "all":
+                roots = None
+            elif purpose == "guards":
+                roots = [g.node for g in self.ir.guards]
+            elif purpose == "mr0":  # what the lowering gathers, and the RF shapes it reads
+                from .ir.events import shape_nodes
+                roots = self.layout().dynamic_nodes() + [
+                    n for b in self.ir.blocks for e in b.events if e.kind == "rf"
+                    for n in [e.flip_angle, *shape_nodes(e.shape)]]
+            else:
+                raise ValueError(f"unknown plan {purpose!r}")
+            hit = self._plans[purpose] = Plan(self.ir.values, roots)
+        return hit
+
+    def layout(self):
+        """The mr0 backend's static structure of this graph (computed once)."""
+        if self._layout is None:
+            from .backends import mr0
+            self._layout = mr0.Layout(self.ir)
+        return self._layout
+
     # -- parameters --------------------------------------------------------------
-    def inputs(self, params: dict, check: bool = True) -> dict:
-        """Node id -> value for every parameter (given, captured, or as traced)."""
+    def _check_names(self, params: dict):
         names = self.ir.param_names
         unknown = set(params) - set(names)
         if unknown:
             raise TypeError(f"{self.name} has no parameter(s) {sorted(unknown)}; "
                             f"its parameters are {list(names)}")
+
+    def inputs(self, params: dict, check: bool = True) -> dict:
+        """Node id -> value for every parameter (given, captured, or as traced)."""
+        self._check_names(params)
         inputs = {}
         for p in self.ir.params:
             if p.name in params:
                 value = params[p.name]
-                if np.shape(_detach(value)) != tuple(p.shape):
+                if _shape(value) != tuple(p.shape):
                     raise ValueError(f"parameter {p.name} has shape {tuple(p.shape)}, "
-                                     f"got {np.shape(_detach(value))}")
+                                     f"got {_shape(value)}")
             elif p.captured is not None:
                 value = p.captured
             else:
@@ -83,36 +130,105 @@ class Graph:
             self.check_guards(inputs)
         return inputs
 
-    def check_guards(self, inputs: dict) -> None:
-        failed = failed_guards(self.ir.guards, self.ir.values,
-                               {k: _detach(v) for k, v in inputs.items()})
-        if failed:
-            lines = "\n".join("  " + g.describe() for g in failed)
-            raise GuardError(
-                f"{self.name} was traced under conditions these parameters break:\n{lines}\n"
-                "Trace again at these values (call the traced function, or .trace(...)).")
+    def batch_inputs(self, params: dict, check: bool = True) -> tuple:
+        """(B, node id -> value with a leading batch dimension) for a batch of parameter sets.
 
-    def evaluate(self, backend: str = "numpy", **params) -> list:
-        """Every node's value for these parameters (guards checked)."""
-        inputs = self.inputs(params)
+        Every parameter given has shape (B, *its shape); the others keep their value,
+        repeated. Guards are checked per batch element."""
+        self._check_names(params)
+        if not params:
+            raise ValueError("a batch needs at least one parameter with a leading batch dimension")
+        sizes = {}
+        for p in self.ir.params:
+            if p.name in params:
+                shape = _shape(params[p.name])
+                if len(shape) != len(p.shape) + 1 or tuple(shape[1:]) != tuple(p.shape):
+                    want = "(B" + "".join(f", {d}" for d in p.shape) + ")"
+                    raise ValueError(f"parameter {p.name} of shape {tuple(p.shape)} needs shape "
+                                     f"{want} in a batch, got {shape}")
+                sizes[p.name] = shape[0]
+        if len(set(sizes.values())) != 1:
+            raise ValueError(f"batch sizes differ: {sizes}")
+        batch = next(iter(sizes.values()))
+        inputs = {}
+        for p in self.ir.params:
+            if p.name in params:
+                inputs[p.node] = params[p.name]
+            else:
+                value = p.captured if p.captured is not None else p.traced_value
+                inputs[p.node] = _repeat(value, batch)
+        if check:
+            self.check_guards(inputs, batch=batch)
+        return batch, inputs
+
+    def check_guards(self, inputs: dict, batch: int | None = None) -> None:
+        """Raise :class:`GuardError` if a guard fails (for any batch element)."""
+        guards = self.ir.guards
+        if not guards:
+            return
+        plan = self.plan("guards")  # (only the parameters a guard depends on leave the device)
+        env = plan.run({k: _detach(inputs[k]) for k in plan.params}, "numpy", batch=batch)
+        fails = guard_failures(guards, env)
+        if not fails.any():
+            return
+        failed = []
+        lines = []
+        for b, k in zip(*np.nonzero(fails)):
+            g = guards[k]
+            element = None if batch is None else int(b)
+            failed.append((element, g))
+            where = "" if batch is None else f"batch element {element}: "
+            lines.append(f"  {where}{g.describe()}")
+        raise GuardError(
+            f"{self.name} was traced under conditions these parameters break:\n"
+            + "\n".join(lines)
+            + "\nTrace again at these values (call the traced function, or .trace(...)).",
+            failed)
+
+    # -- evaluation ------------------------------------------------------------------
+    def evaluate(self, backend: str = "numpy", **params):
+        """Every node's value for these parameters (guards checked): an
+        :class:`~ir.evaluate.Env` (``env[node]``, ``env.gather(nodes)``, list-like)."""
+        return self.evaluate_inputs(self.inputs(params), backend)
+
+    def evaluate_inputs(self, inputs: dict, backend: str = "numpy", batch: int | None = None):
+        """Like :meth:`evaluate` for inputs from :meth:`inputs` / :meth:`batch_inputs`."""
         if backend == "numpy":
             inputs = {k: _detach(v) for k, v in inputs.items()}
-        return evaluate(self.ir.values, inputs, backend)
+        return self.plan("all").run(inputs, backend, _device(inputs), batch)
+
+    def evaluate_batch(self, backend: str = "torch", **params):
+        """All nodes for a batch of parameter sets (see :meth:`batch_inputs`): an Env
+        of B elements (``env.select(b)``)."""
+        batch, inputs = self.batch_inputs(params)
+        return self.evaluate_inputs(inputs, backend, batch)
 
     # -- backends ------------------------------------------------------------------
     def to_mr0(self, rf_subpulses: int = 1, **params):
         """MRzeroCore sequence at these parameter values; differentiable w.r.t. tensors given.
 
         ``rf_subpulses=n`` simulates each RF pulse as n sub-pulses (slice profiles)."""
+        return self.mr0_from_inputs(self.inputs(params), rf_subpulses)
+
+    def mr0_from_inputs(self, inputs: dict, rf_subpulses: int = 1):
+        """The MRzeroCore sequence for inputs whose guards were checked (:meth:`inputs`)."""
         from .backends import mr0
-        if self._layout is None:
-            self._layout = mr0.Layout(self.ir)
-        inputs = self.inputs(params)
-        roots = self._layout.dynamic_nodes()
-        device = next((v.device for v in inputs.values() if torch is not None
-                       and isinstance(v, torch.Tensor)), None)
-        env = evaluate(self.ir.values, inputs, "torch", roots=roots, device=device)
-        return mr0.lower(self.ir, env, self._layout, device=device, rf_subpulses=rf_subpulses)
+        layout = self.layout()
+        device = _device(inputs)
+        env = self.plan("mr0").run(inputs, "torch", device)
+        return mr0.lower(self.ir, env, layout, device=env.device, rf_subpulses=rf_subpulses)
+
+    def to_mr0_batch(self, rf_subpulses: int = 1, **params) -> list:
+        """One MRzeroCore sequence per batch element: every parameter given has a leading
+        batch dimension B (e.g. ``TE=torch.linspace(4e-3, 8e-3, 16)``); the others keep
+        their traced value. The graph is evaluated once for the whole batch; a batch
+        element that breaks a guard raises :class:`GuardError` naming it."""
+        from .backends import mr0
+        batch, inputs = self.batch_inputs(params)
+        layout = self.layout()
+        env = self.plan("mr0").run(inputs, "torch", _device(inputs), batch)
+        return [mr0.lower(self.ir, env.select(b), layout, device=env.device,
+                          rf_subpulses=rf_subpulses) for b in range(batch)]
 
     def to_pypulseq(self, **params):
         """The ``pypulseq.Sequence`` the script builds at these values (float64, exact)."""
@@ -125,8 +241,48 @@ class Graph:
         env = self.evaluate("numpy", **params)
         return backend.write(self.ir, env, path, create_signature, remove_duplicates)
 
+    # -- passes, files -------------------------------------------------------------
+    def optimized(self) -> "Graph":
+        """This graph after the IR passes (folding, CSE, dead-code elimination)."""
+        from .ir import passes
+        return Graph(passes.optimize(self.ir))
+
+    def save(self, path) -> None:
+        """Write the graph as versioned JSON (``pulseqzero.load`` reads it back)."""
+        from .ir import serialize
+        serialize.save(self.ir, path)
+
+
+def load(path) -> Graph:
+    """A graph saved with :meth:`Graph.save`. The file is data only: it is validated
+    (op names, types, node ids, sizes, and that every recorded call is a PyPulseq function
+    pulseqzero implements) and a malformed file is refused with
+    :class:`~ir.serialize.GraphFileError`."""
+    from . import pp
+    from .ir import serialize
+    return Graph(serialize.load(path, call_names=frozenset(pp.__all__)))
+
 
 def _detach(value):
     if torch is not None and isinstance(value, torch.Tensor):
         return value.detach().cpu().to(torch.float64).numpy()
     return value
+
+
+def _shape(value) -> tuple:
+    if torch is not None and isinstance(value, torch.Tensor):
+        return tuple(value.shape)  # (no copy from the device)
+    return tuple(np.shape(value))
+
+
+def _device(inputs: dict):
+    return next((v.device for v in inputs.values() if torch is not None
+                 and isinstance(v, torch.Tensor)), None)
+
+
+def _repeat(value, batch: int):
+    """A parameter value repeated along a new leading batch dimension."""
+    if torch is not None and isinstance(value, torch.Tensor):
+        return value.unsqueeze(0).expand((batch,) + tuple(value.shape))
+    value = np.asarray(value, dtype=np.float64)
+    return np.broadcast_to(value, (batch,) + value.shape)

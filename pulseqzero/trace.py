@@ -4,8 +4,11 @@ Arguments that are floats, float numpy arrays or float tensors become graph
 parameters; everything else (ints, bools, strings, None, objects) is static
 and part of the cache key, as are the shapes of the parameters. Calling the
 decorated function traces once per static structure and afterwards only
-checks the guards and re-executes the graph; a guard that fails re-traces
-(with one log line naming the guard).
+checks the guards (one vectorised numpy pass) and re-executes the graph's
+compiled plan; a guard that fails re-traces, with one log line naming the
+guard and its script line, like torch.compile's recompilation message::
+
+    pulseqzero: re-tracing gre: examples/gre.py:45: condition of %42 was True
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import logging
 import numpy as np
 
 from . import tracer as _tr
-from .graph import Graph
+from .graph import Graph, GuardError
 
 try:
     import torch
@@ -45,6 +48,9 @@ def is_param_value(value) -> bool:
 def _static_key(value):
     if isinstance(value, np.ndarray):
         return ("array", value.dtype.str, value.shape, value.tobytes())
+    if torch is not None and isinstance(value, torch.Tensor):  # by value, not identity
+        value = value.detach().cpu().numpy()
+        return ("tensor", value.dtype.str, value.shape, value.tobytes())
     if isinstance(value, (list, tuple)):
         return (type(value).__name__, tuple(_static_key(v) for v in value))
     if isinstance(value, dict):
@@ -75,14 +81,16 @@ def find_sequence(result, ctx, name: str):
 
 
 class BoundSequence:
-    """A graph with parameter values: what calling a traced function returns."""
+    """A graph with parameter values whose guards hold: what calling a traced function
+    returns. Its methods re-execute the graph (the guards are not checked again)."""
 
-    def __init__(self, graph: Graph, params: dict):
+    def __init__(self, graph: Graph, params: dict, inputs: dict | None = None):
         self.graph = graph
         self.params = params
+        self._inputs = inputs if inputs is not None else graph.inputs(params)
 
-    def to_mr0(self):
-        return self.graph.to_mr0(**self.params)
+    def to_mr0(self, rf_subpulses: int = 1):
+        return self.graph.mr0_from_inputs(self._inputs, rf_subpulses)
 
     def to_pypulseq(self):
         return self.graph.to_pypulseq(**self.params)
@@ -122,8 +130,8 @@ class TracedFunction:
         return graph
 
     def _key(self, bound) -> tuple:
-        return tuple((n, ("param", tuple(np.shape(_plain(v)))) if self._is_param(n, v)
-                      else _static_key(v)) for n, v in bound.arguments.items())
+        return tuple((n, ("param", _shape(v)) if self._is_param(n, v) else _static_key(v))
+                     for n, v in bound.arguments.items())
 
     def _trace(self, args, kwargs) -> Graph:
         bound = self._bind(args, kwargs)
@@ -142,22 +150,22 @@ class TracedFunction:
         params = {n: v for n, v in bound.arguments.items() if self._is_param(n, v)}
         entries = self._cache.setdefault(self._key(bound), [])
         failed = []
-        for graph in entries:
+        for graph in reversed(entries):  # the newest first
             try:
-                graph.inputs(params)
-            except Exception as e:  # a guard no longer holds
-                failed.append(str(e).splitlines()[1].strip() if "\n" in str(e) else str(e))
+                inputs = graph.inputs(params)
+            except GuardError as e:  # a guard no longer holds
+                failed.append(e.failed[0][1].describe() if e.failed else str(e))
                 continue
-            return BoundSequence(graph, params)
+            return BoundSequence(graph, params, inputs)
         if failed:
             log.warning("pulseqzero: re-tracing %s: %s", self.fn.__name__, failed[0])
         return BoundSequence(self.trace(*args, **kwargs), params)
 
 
-def _plain(value):
+def _shape(value) -> tuple:
     if torch is not None and isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
-    return value
+        return tuple(value.shape)  # (no copy from the device)
+    return tuple(np.shape(value))
 
 
 def trace(fn=None, *, static_argnames=()):

@@ -54,6 +54,11 @@ def _extra_internal_dirs():
 _INTERNAL_CACHE: dict = {}
 
 
+def _in_site_packages(path: str) -> bool:
+    paths = sysconfig.get_paths()
+    return any(path.startswith(os.path.abspath(paths[k]) + os.sep) for k in ("purelib", "platlib"))
+
+
 def _is_internal(filename: str) -> bool:
     hit = _INTERNAL_CACHE.get(filename)
     if hit is None:
@@ -62,6 +67,9 @@ def _is_internal(filename: str) -> bool:
         else:
             path = os.path.abspath(filename)
             hit = any(path.startswith(d + os.sep) for d in _INTERNAL_DIRS + _extra_internal_dirs())
+            if hit and _in_site_packages(path) and not any(
+                    path.startswith(d + os.sep) for d in _INTERNAL_DIRS + _extra_internal_dirs()[2:]):
+                hit = False  # a venv's platstdlib holds site-packages: installed scripts are user code
         _INTERNAL_CACHE[filename] = hit
     return hit
 
@@ -180,6 +188,12 @@ class TraceContext:
                 return hit[1]
             tracer = self.new_param(f"captured{len(self._captured)}", x, tensor=x)
             self._captured[key] = (x, tracer)
+            if self.mode == "trace":
+                line = user_line()
+                self.say_once(("captured", line), f"{line}: a tensor that is not an argument of the "
+                              f"traced function was captured ({tracer.ctx.params[-1][0]}): "
+                              "re-executions read that tensor object (in-place changes count, a "
+                              "new tensor bound to the same name does not); pass it as an argument")
             return tracer
         return x
 
@@ -236,7 +250,8 @@ class TracingWarning(UserWarning):
 
 
 def _readonly(arr):
-    arr = np.array(arr, dtype=np.float64, copy=True)
+    # complex stays complex (a complex constant RF shape times a traced flip angle)
+    arr = np.array(arr, dtype=np.complex128 if np.iscomplexobj(arr) else np.float64, copy=True)
     arr.flags.writeable = False
     return arr
 
@@ -308,11 +323,16 @@ def _operand(x) -> bool:
         torch is not None and isinstance(x, torch.Tensor))
 
 
-def _python_div_check(op, divisor):
+def _python_div_check(op, divisor, numerator=0.0):
+    # Python raises for a scalar divided by zero; a traced *array* divided by zero follows
+    # numpy (inf / nan, no exception), like the numpy array it stands for
     v = value_of(divisor)
-    if np.ndim(v) == 0 and v == 0:
+    if np.ndim(v) == 0 and v == 0 and np.ndim(value_of(numerator)) == 0:
         name = {"div": "division", "floordiv": "integer division or modulo", "mod": "modulo"}[op]
         raise ZeroDivisionError(f"float {name} by zero")
+    if isinstance(divisor, Tracer) and np.ndim(v) == 0 and np.ndim(value_of(numerator)) == 0:
+        # Python raises where the divisor is 0: a re-execution must not divide by a traced 0
+        divisor.ctx.add_guard(apply("ne", divisor, 0), "bool", True)
 
 
 class Tracer:
@@ -340,7 +360,7 @@ class Tracer:
     def __truediv__(self, o):
         if not _operand(o):
             return NotImplemented
-        _python_div_check("div", o)
+        _python_div_check("div", o, self)
         return apply("div", self, o)
 
     def __rtruediv__(self, o):
@@ -352,7 +372,7 @@ class Tracer:
     def __floordiv__(self, o):
         if not _operand(o):
             return NotImplemented
-        _python_div_check("floordiv", o)
+        _python_div_check("floordiv", o, self)
         return apply("floordiv", self, o)
 
     def __rfloordiv__(self, o):
@@ -364,7 +384,7 @@ class Tracer:
     def __mod__(self, o):
         if not _operand(o):
             return NotImplemented
-        _python_div_check("mod", o)
+        _python_div_check("mod", o, self)
         return apply("mod", self, o)
 
     def __rmod__(self, o):
@@ -386,9 +406,13 @@ class Tracer:
     def __le__(self, o): return apply("le", self, o) if _operand(o) else NotImplemented
     def __gt__(self, o): return apply("gt", self, o) if _operand(o) else NotImplemented
     def __ge__(self, o): return apply("ge", self, o) if _operand(o) else NotImplemented
-    def __eq__(self, o): return apply("eq", self, o)
-    def __ne__(self, o): return apply("ne", self, o)
-    __hash__ = object.__hash__
+    # (None, strings, ...: Python falls back to identity, as for a float)
+    def __eq__(self, o): return apply("eq", self, o) if _operand(o) else NotImplemented
+    def __ne__(self, o): return apply("ne", self, o) if _operand(o) else NotImplemented
+
+    def __hash__(self):
+        # dict / set lookups compare values: hash the value like a float does (pinned)
+        return hash(self._pin("hash()"))
 
     def __invert__(self):
         if self.kind == "b":
@@ -408,6 +432,8 @@ class Tracer:
             if np.isnan(value):
                 raise ValueError("cannot convert float NaN to integer")
             raise OverflowError("cannot convert float infinity to integer")
+        if np.ndim(value) == 0:  # Python raises for nan / inf: a re-execution must not pass one
+            self.ctx.add_guard(apply("isfinite", self), "bool", True)
         return apply(op, self, kind="i")
 
     def __round__(self, ndigits=None):
@@ -456,6 +482,8 @@ class Tracer:
         return complex(self.__float__())
 
     def __format__(self, spec):
+        if np.ndim(self.value) and not spec:  # f"{v}" of a traced array: numpy's str, pinned
+            return format(np.asarray(self), spec)
         value = self._scalar_value("format()")
         python = {"b": bool, "i": int, "f": float}[self.kind](value)
         observed = format(python, spec)
@@ -465,10 +493,55 @@ class Tracer:
     def item(self):
         return self.__float__() if self.kind == "f" else self.__int__()
 
-    def __repr__(self):
-        return f"Tracer(%{self.node}={self.value!r})"
+    def __str__(self):
+        # str(x) is format(x, ""): the string of the value (guarded, like format)
+        if np.ndim(self.value):
+            return str(np.asarray(self))
+        return self.__format__("")
 
-    __str__ = __repr__
+    def _pin(self, what: str):
+        """The concrete Python value (bool / int / float by kind), guarded: ``what`` left
+        the trace."""
+        value = self._scalar_value(what)
+        if self.kind == "b":
+            observed, kind = bool(value), "bool"
+        elif self.kind == "i":
+            observed, kind = int(value), "int"
+        else:
+            observed, kind = float(value), "float"
+        self.ctx.add_guard(self, kind, observed)
+        line = user_line()
+        self.ctx.say_once((what, line), f"{line}: {what} of a traced value uses its concrete value "
+                          f"(pinned: a different value of {', '.join(self.ctx.params_of(self.node)) or 'it'}"
+                          " re-traces)")
+        return observed
+
+    def __copy__(self):
+        return self  # immutable
+
+    def __deepcopy__(self, memo):
+        return self  # immutable; never copy the trace context
+
+    def __reduce__(self):
+        # pickling leaves the trace: the concrete value, pinned
+        if np.ndim(self.value):
+            return (np.array, (np.asarray(self).tolist(),))
+        value = self._pin("pickling")
+        return (type(value), (value,))
+
+    def is_integer(self):
+        """``float.is_integer``, traced: finite and equal to its truncation."""
+        return apply("and", apply("isfinite", self), apply("eq", apply("trunc", self), self))
+
+    def tolist(self):
+        """Like numpy's ``tolist``, with traced elements (a scalar is itself)."""
+        return list(self) if np.ndim(self.value) else self
+
+    def conjugate(self):
+        return self
+
+    def __repr__(self):  # the debugging form: does not concretise
+        return f"Tracer(%{self.node}={self.value!r})"
 
     # -- arrays ----------------------------------------------------------------
     @property
@@ -531,6 +604,8 @@ class Tracer:
                 return apply("mul", inputs[0], inputs[0])
             if op == "positive":
                 return inputs[0]
+            if op in _UFUNC_COMPOSITE:
+                return _UFUNC_COMPOSITE[op](*inputs)
             kind = "f" if not _ops.OPS[op].boolean else "b"
             return apply(op, *inputs, kind=kind)
         return _leave_trace(ufunc, inputs, kwargs, method=method)
@@ -609,6 +684,16 @@ _UFUNC_OPS = {
     np.less: "lt", np.less_equal: "le", np.greater: "gt", np.greater_equal: "ge",
     np.equal: "eq", np.not_equal: "ne", np.isfinite: "isfinite",
     np.logical_not: "not", np.logical_and: "and", np.logical_or: "or",
+    np.deg2rad: "deg2rad", np.radians: "deg2rad", np.rad2deg: "rad2deg", np.degrees: "rad2deg",
+    np.isnan: "isnan", np.isinf: "isinf",
+}
+
+#: ufuncs numpy computes as exactly these ops (bit for bit; see tests/api/test_guards.py)
+_UFUNC_COMPOSITE = {
+    "deg2rad": lambda x: apply("mul", x, np.pi / 180.0, kind="f"),
+    "rad2deg": lambda x: apply("mul", x, 180.0 / np.pi, kind="f"),
+    "isnan": lambda x: apply("ne", x, x),
+    "isinf": lambda x: apply("eq", apply("abs", x), np.inf),
 }
 
 
@@ -726,6 +811,13 @@ def _np_any(a, axis=None, **kwargs):
     return apply("max_reduce", apply("ne", a, 0), kind="b")
 
 
+def _np_norm(x, ord=None, axis=None, keepdims=False):
+    # numpy: sqrt(x.dot(x)) for a real vector; the dot of a few elements sums in order
+    if ord is not None or axis is not None or keepdims or np.ndim(value_of(x)) != 1:
+        return _leave_trace(np.linalg.norm, (x,), dict(ord=ord, axis=axis, keepdims=keepdims))
+    return apply("sqrt", apply("sum", apply("mul", x, x)))
+
+
 _ARRAY_FUNCTIONS = {
     np.all: _np_all, np.any: _np_any,
     np.sum: _reduce("sum"), np.prod: _reduce("prod"), np.max: _reduce("max_reduce"),
@@ -733,6 +825,7 @@ _ARRAY_FUNCTIONS = {
     np.round: _np_round, np.around: _np_round, np.where: _np_where, np.clip: _np_clip,
     np.stack: _np_stack, np.concatenate: _np_concatenate, np.diff: _np_diff, np.mean: _np_mean, np.cumsum: _np_cumsum, np.sinc: _np_sinc,
     np.shape: _np_shape, np.ndim: _np_ndim, np.size: _np_size, np.squeeze: _np_squeeze,
+    np.linalg.norm: _np_norm,
 }
 
 
