@@ -96,7 +96,8 @@ class Replay:
             if event.kind == "delay":  # a block duration given as a number
                 return python_value(self.env[event.delay])
             return self._from_fields(event)
-        key = (origin.call.id, origin.output, len(origin.assigns))
+        # copies of one event (copy(gx)) share the call: the assignments tell them apart
+        key = (origin.call.id, origin.output, origin.assigns)
         hit = self._events.get(key)
         if hit is not None:
             return hit
@@ -176,13 +177,35 @@ def to_pypulseq(graph: SequenceGraph, env: list) -> pp.Sequence:
     """The pypulseq Sequence the script would have built with these values."""
     replay = Replay(graph, env)
     seq = pp.Sequence(make_opts(graph.system))
+    registrations: dict = {}  # seq.register_*_event calls, by the block they came before
+    for r in getattr(graph, "registrations", ()):
+        registrations.setdefault(r.before, []).append(r.event)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for block in graph.blocks:
+        for i, block in enumerate(graph.blocks):
+            for event in registrations.get(i, ()):
+                register(seq, replay.event(event))
             seq.add_block(*[replay.event(e) for e in block.events])
+        for event in registrations.get(len(graph.blocks), ()):
+            register(seq, replay.event(event))
         for key, arg in graph.definitions:
             seq.set_definition(key, replay.arg(arg))
     return seq
+
+
+def register(seq: pp.Sequence, event) -> None:
+    """Enter an event into pypulseq's libraries now (``seq.register_*_event``)."""
+    kind = event.type
+    if kind == "rf":
+        seq.register_rf_event(event)
+    elif kind in ("trap", "grad"):
+        seq.register_grad_event(event)
+    elif kind == "adc":
+        seq.register_adc_event(event)
+    elif kind in ("labelset", "labelinc"):
+        seq.register_label_event(event)
+    else:
+        raise TypeError(f"pypulseq cannot register an event of type {kind!r}")
 
 
 def check_block_raster(graph: SequenceGraph, env: list) -> None:

@@ -37,14 +37,28 @@ class Event:
     def __setattr__(self, name, value):
         if self._call is not None:
             ctx = _tr.context()
-            object.__setattr__(self, "_assigns",
-                               self._assigns + (ir.Assign(name, to_arg(ctx, value), user_line()),))
+            assign = ir.Assign(name, to_arg(ctx, value), user_line())
+            # the event holds the last value of an attribute: a new assignment replaces an
+            # earlier one of the same attribute in its place, so that assignments in a loop
+            # (rf.phase_offset = ... per TR) keep the origin short
+            assigns = self._assigns
+            for i, a in enumerate(assigns):
+                if a.attr == name:
+                    assigns = assigns[:i] + (assign,) + assigns[i + 1:]
+                    break
+            else:
+                assigns = assigns + (assign,)
+            object.__setattr__(self, "_assigns", assigns)
+        else:
+            object.__setattr__(self, "_snap", None)  # no origin to tell the change
         self.__dict__[name] = _tr.context().lift(value)
 
     def __getattr__(self, name):
         compute = _LAZY.get((self.__dict__.get("type"), name))
         if compute is None:
-            raise AttributeError(f"{self.__dict__.get('type', 'event')!r} event has no attribute {name!r}")
+            # PyPulseq's message (a SimpleNamespace's), then which event this is
+            raise AttributeError(f"'types.SimpleNamespace' object has no attribute {name!r} "
+                                 f"(a {self.__dict__.get('type', 'untyped')!r} event)")
         value = compute(self)
         self.__dict__[name] = value
         return value
@@ -159,10 +173,13 @@ def recorded(name: str | None = None):
             call = ir.Call(call_name, tuple(to_arg(ctx, a) for a in args),
                            tuple((k, to_arg(ctx, v)) for k, v in kwargs.items()), line,
                            ctx.next_call_id())
-            if isinstance(result, tuple):
+            # an event passed through unchanged (rotate's bypassed events) keeps its origin
+            inputs = {id(a) for a in _flat_args(args, kwargs) if isinstance(a, Event)}
+            if isinstance(result, (tuple, list)):
                 for i, ev in enumerate(result):
-                    _attach(ev, call, i)
-            else:
+                    if id(ev) not in inputs:
+                        _attach(ev, call, i)
+            elif id(result) not in inputs:
                 _attach(result, call, None)
             return result
         wrapper.__signature__ = signature
@@ -184,6 +201,15 @@ def _attach(event, call, output):
         object.__setattr__(event, "_call", call)
         object.__setattr__(event, "_output", output)
         object.__setattr__(event, "_assigns", ())
+        object.__setattr__(event, "_snap", None)  # a copy may carry its source's snapshot
+
+
+def _flat_args(args, kwargs):
+    for a in list(args) + list(kwargs.values()):
+        if isinstance(a, (list, tuple)):
+            yield from _flat_args(a, {})
+        else:
+            yield a
 
 
 # ----------------------------------------------------------------- snapshot
@@ -192,7 +218,7 @@ def to_ir(ctx, event):
     """The IR event for an event as it is now (cached until it is assigned to)."""
     if isinstance(event, Event):
         snap = event._snap
-        if snap is not None and snap[0] == len(event._assigns) and snap[1] is ctx:
+        if snap is not None and snap[0] is event._assigns and snap[1] is ctx:
             return snap[2]
     origin = None
     if isinstance(event, Event) and event._call is not None:
@@ -225,7 +251,7 @@ def to_ir(ctx, event):
         raise TypeError(f"the recording implementation cannot add an event of type {kind!r} "
                         f"[{user_line()}]")
     if isinstance(event, Event):
-        object.__setattr__(event, "_snap", (len(event._assigns), ctx, result))
+        object.__setattr__(event, "_snap", (event._assigns, ctx, result))  # valid until assigned
     return result
 
 
