@@ -139,3 +139,34 @@ def test_gradients_match_finite_differences(gradient_check):
     assert float(g_te) == pytest.approx(fd["TE"], rel=2e-2)
     for i, slope in fd["flips"]:
         assert float(g_flips[i]) == pytest.approx(slope, rel=2e-2), f"flip {i}"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_lowering_on_cuda_equals_the_cpu_lowering_and_keeps_autograd(gre_graph):
+    """CUDA params give a sequence on CUDA with the CPU's numbers and gradients."""
+    def lowered(device):
+        f64 = dict(dtype=torch.float64, device=device)
+        TE = torch.tensor(5e-3, **f64, requires_grad=True)
+        flips = torch.linspace(8.0, 16.0, 16, **f64).requires_grad_()
+        seq = gre_graph.to_mr0(TE=TE, flips=flips)
+        # a loss touching timing, gradient moments, ADC phases and pulses
+        loss = sum((r.event_time.sum() + r.gradm.square().sum() + r.adc_phase.sum()
+                    + r.pulse.angle.square() + r.pulse.phase) for r in seq)
+        loss.backward()
+        return seq, TE.grad, flips.grad
+
+    cpu, te_cpu, flips_cpu = lowered("cpu")
+    gpu, te_gpu, flips_gpu = lowered("cuda")
+    assert len(cpu) == len(gpu)
+    for a, b in zip(cpu, gpu):
+        for name in ("event_time", "gradm", "adc_phase", "adc_usage"):
+            assert getattr(b, name).device.type == "cuda", name
+            # the GPU sums in another order: equal to float64 rounding of the largest value
+            ref = getattr(a, name).detach().double()
+            scale = max(1.0, float(ref.abs().max())) if ref.numel() else 1.0
+            torch.testing.assert_close(getattr(b, name).detach().cpu().double(), ref, rtol=1e-12,
+                                       atol=1e-13 * scale)
+        torch.testing.assert_close(b.pulse.angle.cpu(), a.pulse.angle, rtol=1e-12, atol=1e-12)
+    # MRzeroCore's repetitions are float32: the loss sums in float32, in another order
+    torch.testing.assert_close(te_gpu.cpu(), te_cpu, rtol=1e-5, atol=0)
+    torch.testing.assert_close(flips_gpu.cpu(), flips_cpu, rtol=1e-5, atol=0)
