@@ -176,6 +176,7 @@ class GradientPlan:
             self.first_sample = self.waveform.offsets[:-1]
             self.last_sample = self.waveform.offsets[1:] - 1
         self.empty = not events
+        self._at_blocks = None  # amplitude_at's static part, computed on first use
 
     def dynamic_nodes(self):
         fields = list(self.trap.values()) + list(self.grad.values())
@@ -222,20 +223,24 @@ class GradientPlan:
         if not parts_t:
             return torch.zeros(0, **f64), torch.zeros(0, **f64)
         order = torch.as_tensor(self.order, device=device)
-        return torch.cat(parts_t)[order], torch.cat(parts_a)[order]
+        return _take(torch.cat(parts_t), order), _take(torch.cat(parts_a), order)
 
     def amplitude_at(self, blocks, env, device):
         """Amplitude (Hz/m, as the .seq stores it) and delay (s) of the gradient in each of
         these blocks (0, inf where there is none): what the importer reports as Pulse.grad."""
         amp = np.zeros(len(blocks))
         delay = np.full(len(blocks), np.inf)
-        where = [self.block_event.get(int(b)) for b in blocks]
-        traps = [(i, w[1]) for i, w in enumerate(where) if w and w[0] == "trap"]
+        key = blocks.tobytes()
+        if self._at_blocks is None or self._at_blocks[0] != key:  # static: once per layout
+            where = [self.block_event.get(int(b)) for b in blocks]
+            traps = [(i, w[1]) for i, w in enumerate(where) if w and w[0] == "trap"]
+            grads = [(i, w[1]) for i, w in enumerate(where) if w and w[0] == "grad"]
+            self._at_blocks = (key, tuple(map(list, zip(*traps))), grads)
+        _, traps, grads = self._at_blocks
         if traps:
-            rows, idx = map(list, zip(*traps))
+            rows, idx = traps
             amp[rows] = self.trap["amplitude"].gather(env, device).detach().cpu().numpy()[idx]
             delay[rows] = self.trap["delay"].gather(env, device).detach().cpu().numpy()[idx]
-        grads = [(i, w[1]) for i, w in enumerate(where) if w and w[0] == "grad"]
         if grads:  # gradients during pulses are few: one small loop
             w_all = self.waveform.gather(env, device).detach().cpu().numpy()
             d_all = self.grad["delay"].gather(env, device).detach().cpu().numpy()
@@ -288,6 +293,12 @@ class Layout:
         self.label_set = np.array([e.type == "labelset" for _, e in labels], dtype=bool)
         self.label_value = Field(v, [e.value for _, e in labels])
 
+    def pulse_usage(self, mr0) -> list:
+        """``MRzeroCore.PulseUsage`` of every pulse (computed once)."""
+        if getattr(self, "_pulse_usage", None) is None:
+            self._pulse_usage = [getattr(mr0.PulseUsage, _USAGE.get(u, "UNDEF")) for u in self.rf_use]
+        return self._pulse_usage
+
     def dynamic_nodes(self) -> list:
         fields = [self.block_duration, self.rf_nominal_duration, self.label_value,
                   *self.rf.values(), *self.adc.values()]
@@ -327,18 +338,19 @@ def shapes_nodes(shape):
 
 
 def _cumulative_moment(tb, ab, t):
-    """Integral from -inf to t of the piecewise-linear waveform (tb, ab), at times t."""
+    """Integral from -inf to t of the piecewise-linear waveform (tb, ab), at the
+    non-decreasing times t."""
     n = tb.shape[0]
     if n < 2:
         return torch.zeros_like(t)
     width = tb[1:] - tb[:-1]
     slope = (ab[1:] - ab[:-1]) / torch.where(width > 0, width, torch.ones_like(width))
     prefix = torch.cumsum(0.5 * (ab[:-1] + ab[1:]) * width, 0) - 0.5 * (ab[:-1] + ab[1:]) * width
-    # one gather of each segment's (start, amplitude, slope, moment before it)
-    table = torch.stack([tb[:-1], ab[:-1], slope, prefix], 1)
     tc = torch.clamp(t, tb[0], tb[-1])
-    j = (torch.searchsorted(tb.detach(), tc.detach(), right=True) - 1).clamp_(0, n - 2)
-    t0, a0, k, m0 = table[j].unbind(1)
+    j = (_count_at_most(tb.detach(), tc.detach()) - 1).clamp_(0, n - 2)
+    # each segment's start, amplitude, slope and moment before it, gathered one by one:
+    # contiguous vectors (faster here than one gather of a stacked table)
+    t0, a0, k, m0 = (_take(x, j) for x in (tb[:-1], ab[:-1], slope, prefix))
     dt = tc - t0
     return m0 + dt * (a0 + 0.5 * k * dt)
 
@@ -419,10 +431,10 @@ def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=
         sample_adc = torch.as_tensor(layout.sample_adc, device=device)
         k = torch.as_tensor(layout.sample_k, **f64)
         adc_start = block_start[torch.as_tensor(layout.adc_block, device=device)] + adc["delay"]
-        since_start = (k + 0.5) * adc["dwell"][sample_adc]
-        sample_t = adc_start[sample_adc] + since_start
-        sample_phase = (math.pi / 2 - adc["phase_offset"][sample_adc]
-                        - 2 * math.pi * adc["freq_offset"][sample_adc] * since_start)
+        since_start = (k + 0.5) * _take(adc["dwell"], sample_adc)
+        sample_t = _take(adc_start, sample_adc) + since_start
+        sample_phase = (math.pi / 2 - _take(adc["phase_offset"], sample_adc)
+                        - 2 * math.pi * _take(adc["freq_offset"], sample_adc) * since_start)
         sample_id = torch.arange(sample_t.numel(), device=device)
     else:
         sample_t = torch.zeros(0, **f64)
@@ -433,10 +445,16 @@ def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=
 
     # which repetition every sample and breakpoint falls into (structure: detached)
     c_det = centre.detach()
-    sample_rep = torch.searchsorted(c_det, sample_t.detach(), right=True) - 1
-    in_seq = sample_rep >= 0
+    s_det = sample_t.detach()
+    samples_in_order = s_det.numel() < 2 or bool((s_det[1:] >= s_det[:-1]).all())
+    if samples_in_order:  # ADCs in block order: the usual case, and the fast one
+        sample_rep = _count_at_most(c_det, s_det) - 1
+    else:
+        sample_rep = torch.searchsorted(c_det, s_det, right=True) - 1
     sample_phase_by_id = sample_phase
-    sample_t, sample_rep, sample_id = sample_t[in_seq], sample_rep[in_seq], sample_id[in_seq]
+    if sample_rep.numel() and int(sample_rep.min()) < 0:  # samples before the first pulse
+        in_seq = torch.nonzero(sample_rep >= 0).flatten()
+        sample_t, sample_rep, sample_id = (_take(x, in_seq) for x in (sample_t, sample_rep, sample_id))
     adc_first = torch.full((n_p,), float("inf"), **f64).scatter_reduce(
         0, sample_rep, sample_t.detach(), "amin")
     adc_last = torch.full((n_p,), -float("inf"), **f64).scatter_reduce(
@@ -448,9 +466,10 @@ def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=
     g = grad_t.detach()
     g_rep = torch.searchsorted(c_det, g, right=True) - 1
     r = g_rep.clamp(min=0)
-    keep = ((g_rep >= 0) & (g >= pulse_end.detach()[r] + EDGE_EPS)
-            & (g <= next_start[r] - EDGE_EPS)
-            & ~(has_adc[r] & (g > adc_first[r] - EDGE_EPS) & (g < adc_last[r] + EDGE_EPS)))
+    first, last_t = _take(adc_first, r), _take(adc_last, r)
+    keep = ((g_rep >= 0) & (g >= _take(pulse_end.detach(), r) + EDGE_EPS)
+            & (g <= _take(next_start, r) - EDGE_EPS)
+            & ~(_take(has_adc, r) & (g > first - EDGE_EPS) & (g < last_t + EDGE_EPS)))
     last = n_p - 1
     if bool(has_adc[last]):
         keep &= ~((g_rep == last) & (g > adc_last[last]))
@@ -464,15 +483,19 @@ def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=
 
     # all event boundaries; ties keep this order: next pulse start, centre, pulse end.
     # One tag per boundary: -2 a pulse centre, -1 another boundary, k >= 0 ADC sample k.
-    edges = torch.cat([pulse_start[1:], centre, pulse_end, grad_t, sample_t])
+    others = torch.cat([pulse_start[1:], centre, pulse_end, grad_t])
+    edges = torch.cat([others, sample_t])
     n_s, n_g = n_p - 1, grad_t.numel()
     tag = torch.cat([torch.full((n_s,), -1, dtype=torch.int64, device=device),
                      torch.full((n_p,), -2, dtype=torch.int64, device=device),
                      torch.full((n_p + n_g,), -1, dtype=torch.int64, device=device), sample_id])
-    order = torch.sort(edges.detach(), stable=True).indices
-    start = int(torch.nonzero(tag[order] == -2)[0])  # nothing before the first centre
-    order = order[start:]
-    edges, tag = edges[order], tag[order]
+    if samples_in_order:
+        order = _merge_order(others.detach(), sample_t.detach())
+    else:
+        order = torch.sort(edges.detach(), stable=True).indices
+    tag = _take(tag, order)
+    start = int(torch.nonzero(tag == -2)[0])  # nothing before the first centre
+    edges, tag = _take(edges, order[start:]), tag[start:]
     rep_of_edge = torch.cumsum(tag == -2, 0) - 1
 
     event_time = edges[1:] - edges[:-1]
@@ -480,7 +503,7 @@ def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=
     event_sample = tag[1:]  # an ADC event ends at its sample
     event_adc = event_sample >= 0
     if sample_phase_by_id.numel():
-        event_phase = torch.where(event_adc, sample_phase_by_id[event_sample.clamp(min=0)],
+        event_phase = torch.where(event_adc, _take(sample_phase_by_id, event_sample.clamp(min=0)),
                                   torch.zeros_like(event_time))
     else:  # no ADC at all
         event_phase = torch.zeros_like(event_time)
@@ -492,8 +515,8 @@ def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=
 
 
 def _new(cls, **fields):
-    obj = cls.__new__(cls)
-    obj.__dict__.update(fields)
+    obj = object.__new__(cls)
+    obj.__dict__ = fields
     return obj
 
 
@@ -516,6 +539,33 @@ def _peak_times(layout, env, device):
 
 def _diff(x):
     return x[1:] - x[:-1]
+
+
+def _count_at_most(boundaries, queries):
+    """How many boundaries are <= each of the non-decreasing queries: the
+    ``searchsorted(sort(boundaries), queries, right=True)`` of a merge, one binary
+    search per boundary instead of one per query (the queries are the many samples)."""
+    n = queries.numel()
+    first = torch.searchsorted(queries, boundaries)  # the first query >= each boundary
+    return torch.cumsum(torch.bincount(first, minlength=n + 1)[:n], 0)
+
+
+def _merge_order(others, samples):
+    """``torch.sort(cat([others, samples]), stable=True).indices`` for non-decreasing
+    samples: a small sort of the others, then a merge (at equal times the others first)."""
+    n_o, n_s = others.numel(), samples.numel()
+    o_order = torch.sort(others, stable=True).indices
+    o_sorted = _take(others, o_order)
+    idx = lambda n: torch.arange(n, device=samples.device)  # noqa: E731
+    pos_o = idx(n_o) + torch.searchsorted(samples, o_sorted)  # samples strictly before
+    pos_s = idx(n_s) + _count_at_most(o_sorted, samples)  # others at or before
+    order = torch.empty(n_o + n_s, dtype=torch.int64, device=samples.device)
+    return order.index_copy_(0, torch.cat([pos_o, pos_s]), torch.cat([o_order, n_o + idx(n_s)]))
+
+
+def _take(x, idx):
+    """x[idx] along the first axis (index_select: several times faster than x[idx] on CPU)."""
+    return torch.index_select(x, 0, idx)
 
 
 def _subpulses(layout, rf, env, device, pulse_start, angle, phase, n):
@@ -587,8 +637,9 @@ def _repetitions(layout, env, device, rf, angle, phase, pulse_of, event_time, gr
             if not state.any():
                 labels[name] = zeros
                 continue
-            per_sample = torch.as_tensor(state, dtype=torch.int32, device=device)[sample_adc]
-            values = torch.where(event_adc, per_sample[idx], torch.zeros_like(per_sample[idx]))
+            per_sample = _take(torch.as_tensor(state, dtype=torch.int32, device=device), sample_adc)
+            at_event = _take(per_sample, idx)
+            values = torch.where(event_adc, at_event, torch.zeros_like(at_event))
             labels[name] = torch.split(values, counts)
 
     # pulse fields (Pulse.grad, off_res: informational, as the importer fills them)
@@ -598,7 +649,7 @@ def _repetitions(layout, env, device, rf, angle, phase, pulse_of, event_time, gr
     for c, plan in enumerate(layout.gradients.values()):
         amp, delay = plan.amplitude_at(layout.rf_block, env, device)
         rf_grad[:, c] = np.where(delay <= shape_end, amp, 0.0)
-    usage = [getattr(mr0.PulseUsage, _USAGE.get(u, "UNDEF")) for u in layout.rf_use]
+    usage = layout.pulse_usage(mr0)
     off_res = ((rf["freq_offset"] != 0).cpu().numpy() | (rf_grad != 0).any(1)).tolist()
     # per-pulse scalars as views (one op each, not one per repetition)
     angles, phases = torch.unbind(angle.float()), torch.unbind(phase.float())
@@ -607,8 +658,11 @@ def _repetitions(layout, env, device, rf, angle, phase, pulse_of, event_time, gr
     grads = torch.unbind(torch.as_tensor(rf_grad, dtype=torch.float32, device=device))
     shim = torch.tensor([[1.0, 0.0]], device=device)
     zero = torch.zeros((), device=device)
+    label_names = list(labels)
+    label_parts = zip(*labels.values()) if labels else iter(lambda: (), None)  # one tuple per repetition
     reps = []
     for i in range(n_p):
+        rep_label_parts = next(label_parts)
         if counts[i] == 0:
             continue
         p = pulse_of_l[i]
@@ -617,7 +671,7 @@ def _repetitions(layout, env, device, rf, angle, phase, pulse_of, event_time, gr
                      off_res=bool(off_res[p]), shim_array=shim, selective=True)
         # built without Repetition.__init__'s per-repetition checks: shapes hold by construction
         # the importer gives labels to repetitions that have ADC samples only
-        rep_labels = {name: parts[i] for name, parts in labels.items()} if has_samples[i] else {}
+        rep_labels = dict(zip(label_names, rep_label_parts)) if has_samples[i] else {}
         reps.append(_new(mr0.Repetition, pulse=pulse, event_count=counts[i], event_time=et[i],
                          gradm=gm[i], adc_phase=ph[i], adc_usage=us[i], adc_labels=rep_labels))
     return mr0.Sequence(reps, normalized_grads=False)

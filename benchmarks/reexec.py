@@ -22,6 +22,7 @@ on a GPU) and how far the resident memory rises.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -128,7 +129,7 @@ def cases(n, device):
            dict(Nx=64, Ny=n, n_echo=16))
 
 
-def measure(name, fn, make_params, static, device, repeat):
+def measure(name, fn, make_params, static, device, repeat, gc_freeze=True):
     params = make_params()
 
     def script_step():  # (a): the script again, in mr0 mode
@@ -145,8 +146,9 @@ def measure(name, fn, make_params, static, device, repeat):
 
     reexec_step()
     assert traced.trace_count == 1, "re-execution re-traced"
-    t_a = median_time(script_step, max(1, repeat // 2))
-    t_b = median_time(reexec_step, repeat)
+    with pulseqzero.frozen_heap() if gc_freeze else contextlib.nullcontext():
+        t_a = median_time(script_step, max(1, repeat // 2))
+        t_b = median_time(reexec_step, repeat)
 
     graph = traced.trace(*params, **static)
     names = graph.ir.param_names
@@ -179,6 +181,10 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1,
                         help="torch intra-op threads (default 1: the step's tensors are small; on "
                              "a busy machine more threads mostly wait for each other)")
+    parser.add_argument("--no-freeze", action="store_true",
+                        help="time the loops without pulseqzero.frozen_heap() (what "
+                             "Optimization.run uses): full garbage collections of the imported "
+                             "modules then land in some steps")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -187,7 +193,8 @@ def main(argv=None):
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"pulseqzero re-execution benchmark -- device {gpu}, torch {torch.__version__}, "
           f"{os.cpu_count()} CPUs, {torch.get_num_threads()} torch thread(s); median of "
-          f"{args.repeat} steps (script: {max(1, args.repeat // 2)})")
+          f"{args.repeat} steps (script: {max(1, args.repeat // 2)}), "
+          f"{'default garbage collection' if args.no_freeze else 'frozen_heap()'}")
     head = (f"{'seq':4} {'N':>4} {'blocks':>6} {'(a) script':>11} {'(b) reexec':>11} {'a/b':>6} | "
             f"{'guards':>8} {'eval':>8} {'lower':>8} {'a/(g+e)':>8} | {'ops plan':>8} {'ops ref':>8} "
             f"{'ops step':>8} | {'RSS+ a':>7} {'RSS+ b':>7} {'heap a':>7} {'heap b':>7}"
@@ -196,7 +203,7 @@ def main(argv=None):
     print("-" * len(head))
     for n in args.lines:
         for name, fn, make_params, static in cases(n, device):
-            r = measure(name, fn, make_params, static, device, args.repeat)
+            r = measure(name, fn, make_params, static, device, args.repeat, not args.no_freeze)
             ms = lambda s: f"{s * 1e3:9.1f}ms"  # noqa: E731
             line = (f"{r['seq']:4} {n:>4} {r['blocks']:>6} {ms(r['t_a']):>11} {ms(r['t_b']):>11} "
                     f"{r['t_a'] / r['t_b']:6.1f} | {ms(r['guard'])[:-2]:>6}ms {ms(r['eval'])[:-2]:>6}ms "

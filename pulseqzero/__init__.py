@@ -15,6 +15,7 @@ to ``.seq`` through pypulseq and simulate / optimise them with MR-zero.
 from . import ir, backends  # noqa: F401  (installed sub-packages)
 from .facade import ceil, floor, is_mr0_mode, mr0_mode, pp_impl, round
 from .graph import Graph, GuardError, load
+from .heap import frozen_heap
 from .trace import BoundSequence, TracedFunction, trace
 from .tracer import TracingWarning
 from .optimize import Optimization, optimize  # noqa: E402  (the function shadows the module name)
@@ -27,7 +28,7 @@ __all__ = [
     "pp_impl", "mr0_mode", "is_mr0_mode", "round", "ceil", "floor", "trace", "Graph",
     "GuardError", "TracedFunction", "BoundSequence", "TracingWarning", "load",
     "optimize", "Optimization", "plot_sequence", "plot_kspace",
-    "as_pypulseq", "trace_script",
+    "as_pypulseq", "trace_script", "frozen_heap",
 ]
 
 from . import tracer as _tracer

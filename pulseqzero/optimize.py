@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from .graph import Graph
+from .heap import frozen_heap
 from .trace import BoundSequence, TracedFunction, trace
 
 __all__ = ["optimize", "Optimization", "Simulator", "simulate", "Step", "mse_magnitude",
@@ -495,13 +496,15 @@ class Optimization:
                        leave=True, dynamic_ncols=True)
         value = math.nan
         try:
-            for _ in range(steps):
-                value = self.step()
-                if bar is not None:
-                    bar.set_postfix(loss=f"{value:.4g}", refresh=False)
-                    bar.update(1)
-                if callback is not None and callback(self, self.history[-1]):
-                    break
+            # full garbage collections skip the imports, the graph and the phantom
+            with frozen_heap():
+                for _ in range(steps):
+                    value = self.step()
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{value:.4g}", refresh=False)
+                        bar.update(1)
+                    if callback is not None and callback(self, self.history[-1]):
+                        break
         finally:
             if bar is not None:
                 bar.close()

@@ -8,6 +8,7 @@ examples show that).
 """
 from __future__ import annotations
 
+import gc
 import warnings
 
 import numpy as np
@@ -93,10 +94,11 @@ def test_penalty_custom_loss_bounds_and_graph_reuse(gre_fn, target, monkeypatch)
     real = om.compute_pdg
     monkeypatch.setattr(om, "compute_pdg", lambda *a, **k: calls.append(1) or real(*a, **k))
     TR, TE, flips = fresh()
-    seen = []
+    seen, frozen = [], []
 
     def loss(image, tgt):
         seen.append(tuple(image.shape))
+        frozen.append(gc.get_freeze_count())
         return scaled_mse(image, tgt)
 
     opt = Optimization(gre_fn, target, TR, TE, flips, seq_kwargs=KW, loss=loss,
@@ -104,6 +106,8 @@ def test_penalty_custom_loss_bounds_and_graph_reuse(gre_fn, target, monkeypatch)
                        bounds=[None, None, (0.0, 5.0)], steps_per_graph=3)
     opt.run(3, progress=False)
     assert seen == [(N, N)] * 3
+    # the loop ran with the heap of imports frozen (frozen_heap), and unfroze it after
+    assert min(frozen) > 0 and gc.get_freeze_count() == 0
     assert len(calls) == 1  # the pre-pass graph was computed once for three steps
     for s in opt.history:  # the penalty is part of the loss, recorded separately
         np.testing.assert_allclose(s.penalty, 1e-3 * np.mean(s.params[2] ** 2), rtol=1e-6)

@@ -170,3 +170,17 @@ def test_lowering_on_cuda_equals_the_cpu_lowering_and_keeps_autograd(gre_graph):
     # MRzeroCore's repetitions are float32: the loss sums in float32, in another order
     torch.testing.assert_close(te_gpu.cpu(), te_cpu, rtol=1e-5, atol=0)
     torch.testing.assert_close(flips_gpu.cpu(), flips_cpu, rtol=1e-5, atol=0)
+
+
+def test_merge_helpers_equal_a_stable_sort_and_searchsorted():
+    """The lowering's merge of the few event boundaries with the many (sorted) ADC
+    samples is the stable sort it replaces, ties included."""
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(300):
+        n_o, n_s = (int(torch.randint(0, k, (1,), generator=gen)) for k in (40, 60))
+        others = torch.randint(0, 20, (n_o,), generator=gen).double()  # many ties
+        samples = torch.sort(torch.randint(0, 20, (n_s,), generator=gen).double()).values
+        stable = torch.sort(torch.cat([others, samples]), stable=True).indices
+        assert torch.equal(mr0_backend._merge_order(others, samples), stable)
+        at_most = torch.searchsorted(torch.sort(others).values, samples, right=True)
+        assert torch.equal(mr0_backend._count_at_most(others, samples), at_most)
