@@ -204,21 +204,25 @@ class Graph:
         return self.evaluate_inputs(inputs, backend, batch)
 
     # -- backends ------------------------------------------------------------------
-    def to_mr0(self, rf_subpulses: int = 1, **params):
+    def to_mr0(self, rf_subpulses: int = 1, rf_centre: str = "middle", **params):
         """MRzeroCore sequence at these parameter values; differentiable w.r.t. tensors given.
 
-        ``rf_subpulses=n`` simulates each RF pulse as n sub-pulses (slice profiles)."""
-        return self.mr0_from_inputs(self.inputs(params), rf_subpulses)
+        ``rf_subpulses=n`` simulates each RF pulse as n sub-pulses (slice profiles).
+        ``rf_centre``: where a pulse acts and a repetition starts, ``"middle"`` of the
+        shape as MRzeroCore's importer, or ``"peak"`` as PyPulseq's ``calc_rf_center``
+        (they differ for asymmetric pulses; docs/mr0-lowering.md)."""
+        return self.mr0_from_inputs(self.inputs(params), rf_subpulses, rf_centre)
 
-    def mr0_from_inputs(self, inputs: dict, rf_subpulses: int = 1):
+    def mr0_from_inputs(self, inputs: dict, rf_subpulses: int = 1, rf_centre: str = "middle"):
         """The MRzeroCore sequence for inputs whose guards were checked (:meth:`inputs`)."""
         from .backends import mr0
         layout = self.layout()
         device = _device(inputs)
         env = self.plan("mr0").run(inputs, "torch", device)
-        return mr0.lower(self.ir, env, layout, device=env.device, rf_subpulses=rf_subpulses)
+        return mr0.lower(self.ir, env, layout, device=env.device, rf_subpulses=rf_subpulses,
+                         rf_centre=rf_centre)
 
-    def to_mr0_batch(self, rf_subpulses: int = 1, **params) -> list:
+    def to_mr0_batch(self, rf_subpulses: int = 1, rf_centre: str = "middle", **params) -> list:
         """One MRzeroCore sequence per batch element: every parameter given has a leading
         batch dimension B (e.g. ``TE=torch.linspace(4e-3, 8e-3, 16)``); the others keep
         their traced value. The graph is evaluated once for the whole batch; a batch
@@ -228,7 +232,7 @@ class Graph:
         layout = self.layout()
         env = self.plan("mr0").run(inputs, "torch", _device(inputs), batch)
         return [mr0.lower(self.ir, env.select(b), layout, device=env.device,
-                          rf_subpulses=rf_subpulses) for b in range(batch)]
+                          rf_subpulses=rf_subpulses, rf_centre=rf_centre) for b in range(batch)]
 
     def to_pypulseq(self, **params):
         """The ``pypulseq.Sequence`` the script builds at these values (float64, exact)."""

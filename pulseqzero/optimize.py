@@ -213,11 +213,11 @@ class Simulator:
     device of the first tensor parameter); steps_per_graph: reuse the
     pre-pass graph for this many images. sim: ``max_state_count`` (200),
     ``min_state_mag`` (1e-4), ``min_emitted_signal`` (0.01),
-    ``min_latent_signal`` (0.01), ``rf_subpulses`` (1).
+    ``min_latent_signal`` (0.01), ``rf_subpulses`` (1), ``rf_centre`` ("middle").
     """
 
     OPTIONS = dict(max_state_count=200, min_state_mag=1e-4, min_emitted_signal=1e-2,
-                   min_latent_signal=1e-2, rf_subpulses=1)
+                   min_latent_signal=1e-2, rf_subpulses=1, rf_centre="middle")
 
     def __init__(self, seq_fn, shape, phantom=None, fov=None, seq_kwargs=None, device=None,
                  steps_per_graph: int = 1, **sim):
@@ -258,7 +258,8 @@ class Simulator:
     def sequence(self, *params):
         """The MRzeroCore sequence at these parameters (differentiable w.r.t. tensors)."""
         bound = self.bound(*params)
-        return bound.graph.to_mr0(rf_subpulses=self.sim["rf_subpulses"], **bound.params)
+        return bound.graph.to_mr0(rf_subpulses=self.sim["rf_subpulses"],
+                                  rf_centre=self.sim["rf_centre"], **bound.params)
 
     def seq_fov(self, *params):
         """FOV (m, x y z) to reconstruct: ``fov=``, else the sequence's ``FOV`` definition,
@@ -303,7 +304,8 @@ class Simulator:
                                torch.device("cpu"))
         data = self.sim_data(*params)
         bound = self.bound(*params)  # one guard check per image
-        seq = bound.graph.to_mr0(rf_subpulses=self.sim["rf_subpulses"], **bound.params)
+        seq = bound.graph.to_mr0(rf_subpulses=self.sim["rf_subpulses"],
+                                  rf_centre=self.sim["rf_centre"], **bound.params)
         if self._pdg is None or not reuse_graph or self._pdg_age >= self.steps_per_graph:
             if data.device.type != "cpu" and self._data_cpu is None:
                 self._data_cpu = data.cpu()  # for the pre-pass, once

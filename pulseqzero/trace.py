@@ -89,8 +89,9 @@ class BoundSequence:
         self.params = params
         self._inputs = inputs if inputs is not None else graph.inputs(params)
 
-    def to_mr0(self, rf_subpulses: int = 1):
-        return self.graph.mr0_from_inputs(self._inputs, rf_subpulses)
+    def to_mr0(self, rf_subpulses: int = 1, rf_centre: str = "middle"):
+        """The MRzeroCore sequence (see :meth:`Graph.to_mr0`)."""
+        return self.graph.mr0_from_inputs(self._inputs, rf_subpulses, rf_centre)
 
     def to_pypulseq(self):
         return self.graph.to_pypulseq(**self.params)

@@ -796,7 +796,7 @@ class Sequence:
                              to_system(self.system), tuple(self._definition_args.items()),
                              tuple(ctx.guards), tuple(self._registrations))
 
-    def to_mr0(self, **options):  # rf_subpulses=n
+    def to_mr0(self, **options):  # rf_subpulses=n, rf_centre="middle" | "peak"
         """The MRzeroCore sequence, differentiable w.r.t. the tensors the script used."""
         from ..graph import Graph
         return Graph(self.to_graph()).to_mr0(**options)

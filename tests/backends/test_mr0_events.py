@@ -203,6 +203,12 @@ def test_rf_centre_peak_is_pypulseqs_calc_rf_center():
         float(peak[0].event_time.double().sum()), abs=1e-9)
     with pytest.raises(ValueError, match="rf_centre"):
         mr0_backend.lower(graph.ir, env, layout, rf_centre="start")
+    # the public paths: Graph.to_mr0, the bound call and mr0_mode's Sequence.to_mr0
+    for seq in (graph.to_mr0(rf_centre="peak"), asymmetric(0.3).to_mr0(rf_centre="peak")):
+        assert torch.equal(seq[0].event_time, peak[0].event_time)
+    with pulseqzero.mr0_mode():
+        seq = asymmetric.fn(0.3)
+    assert torch.equal(seq.to_mr0(rf_centre="peak")[0].event_time, peak[0].event_time)
 
 
 def test_a_sequence_without_adc_lowers():
