@@ -29,6 +29,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
+import gre as gre_module  # noqa: E402
 from gre import gre  # noqa: E402
 
 import pulseqzero  # noqa: E402
@@ -61,6 +62,9 @@ def main(lines, repeat):
     traced = pulseqzero.trace(gre)
     print(f"{'N':>5} {'write+import (s)':>17} {'to_mr0 (s)':>11} {'ratio':>7} {'torch ops':>10}")
     for n in lines:
+        # the prephaser lasts 1 ms: beyond 256 lines the FOV grows with N (the largest
+        # phase-encode area stays what the gradient system can play), as in reexec.py
+        gre_module.FOV = 0.22 * max(1.0, n / 256)
         flips = np.full(n, 10.0)
         seq = gre(12e-3, 5e-3, flips, Nx=n, Ny=n)  # real pypulseq
         with tempfile.TemporaryDirectory() as tmp:
