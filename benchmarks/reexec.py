@@ -1,6 +1,6 @@
 """Re-execution vs re-running the script: time per optimisation-loop step.
 
-For a GRE (examples/gre.py) and a TSE (benchmarks/tse.py) at N phase-encode
+For a GRE (examples/gre.py) and a TSE (examples/tse.py) at N phase-encode
 lines, one optimisation-loop step builds the MRzeroCore sequence for new
 parameter tensors (TR, TE / echo spacing, flip angles; requires_grad):
 
@@ -36,7 +36,7 @@ from torch.overrides import TorchFunctionMode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "examples"))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import pulseqzero  # noqa: E402

@@ -15,6 +15,14 @@ EXAMPLES = ROOT / "examples"
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+try:  # property tests: the same examples on every CI run (locally: new ones each run)
+    from hypothesis import settings as _hypothesis_settings
+    _hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+    if os.environ.get("CI"):
+        _hypothesis_settings.load_profile("ci")
+except ImportError:  # pragma: no cover - hypothesis is a test dependency
+    pass
+
 
 def load_example(name: str):
     """Import ``examples/<name>.py`` as a module."""

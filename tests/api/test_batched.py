@@ -13,7 +13,7 @@ from pulseqzero import GuardError
 from pulseqzero.ir.evaluate import Plan
 from tests.ir.test_passes import bitwise_equal, random_graphs
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
 from tse import tse  # noqa: E402
 
 F64 = dict(dtype=torch.float64)

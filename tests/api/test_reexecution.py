@@ -21,7 +21,7 @@ from pulseqzero import GuardError
 from pulseqzero.ir import events as ev
 from tests.conftest import load_example
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
 from tse import tse  # noqa: E402
 
 pp = pulseqzero.pp_impl

@@ -14,7 +14,7 @@ from pulseqzero.ir import serialize
 from pulseqzero.ir.serialize import GraphFileError
 from pulseqzero.ir.values import Builder
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
 from tse import tse  # noqa: E402
 
 pp = pulseqzero.pp_impl
