@@ -343,15 +343,16 @@ def shapes_nodes(shape):
 def _segments(tb, ab):
     """Start, amplitude, slope and moment before it of each segment of the
     piecewise-linear waveform (tb, ab)."""
-    width = tb[1:] - tb[:-1]
-    slope = (ab[1:] - ab[:-1]) / torch.where(width > 0, width, torch.ones_like(width))
-    prefix = torch.cumsum(0.5 * (ab[:-1] + ab[1:]) * width, 0) - 0.5 * (ab[:-1] + ab[1:]) * width
-    return tb[:-1], ab[:-1], slope, prefix
+    t0, a0 = tb[:-1], ab[:-1]
+    width = tb[1:] - t0
+    slope = (ab[1:] - a0) / torch.where(width > 0, width, torch.ones_like(width))
+    area = 0.5 * (a0 + ab[1:]) * width
+    return t0, a0, slope, torch.cumsum(area, 0) - area
 
 
-def _cumulative_moment(tb, ab, t, t_sorted: bool = True):
+def _cumulative_moment(tb, ab, t, t_sorted: bool = True, segments=None):
     """Integral from -inf to t of the piecewise-linear waveform (tb, ab), at the times t
-    (non-decreasing unless ``t_sorted=False``)."""
+    (non-decreasing unless ``t_sorted=False``); ``segments``: its :func:`_segments`."""
     n = tb.shape[0]
     if n < 2:
         return torch.zeros_like(t)
@@ -363,12 +364,12 @@ def _cumulative_moment(tb, ab, t, t_sorted: bool = True):
     j = j.clamp_(0, n - 2)
     # each segment's start, amplitude, slope and moment before it, gathered one by one:
     # contiguous vectors (faster here than one gather of a stacked table)
-    t0, a0, k, m0 = (_take(x, j) for x in _segments(tb, ab))
+    t0, a0, k, m0 = (_take(x, j) for x in (segments or _segments(tb, ab)))
     dt = tc - t0
     return m0 + dt * (a0 + 0.5 * k * dt)
 
 
-def _sample_moments(tb, ab, sample_t, n_adc: int, per_adc: int):
+def _sample_moments(tb, ab, sample_t, n_adc: int, per_adc: int, segments=None):
     """:func:`_cumulative_moment` at the ADC samples: ``n_adc`` ADCs of ``per_adc``
     samples each, in time order. Where no breakpoint falls inside an ADC (a readout
     on a flat top, the usual case) one segment lookup per ADC and broadcasting replace
@@ -376,13 +377,14 @@ def _sample_moments(tb, ab, sample_t, n_adc: int, per_adc: int):
     n = tb.shape[0]
     if n < 2:
         return torch.zeros_like(sample_t)
+    segments = segments or _segments(tb, ab)
     tc = torch.clamp(sample_t.reshape(n_adc, per_adc), tb[0], tb[-1])
-    tbd = tb.detach()
-    j = (_count_at_most(tbd, tc[:, 0].detach().contiguous()) - 1).clamp_(0, n - 2)
-    j_last = (_count_at_most(tbd, tc[:, -1].detach().contiguous()) - 1).clamp_(0, n - 2)
-    if not torch.equal(j, j_last):  # a breakpoint inside an ADC (ramp sampling, ...)
-        return _cumulative_moment(tb, ab, sample_t)
-    t0, a0, k, m0 = (_take(x, j)[:, None] for x in _segments(tb, ab))
+    # the segment of each ADC's first and last sample (interleaved: still in time order)
+    ends = tc[:, [0, -1]].detach().reshape(-1)
+    j = (_count_at_most(tb.detach(), ends) - 1).clamp_(0, n - 2).reshape(n_adc, 2)
+    if not torch.equal(j[:, 0], j[:, 1]):  # a breakpoint inside an ADC (ramp sampling, ...)
+        return _cumulative_moment(tb, ab, sample_t, segments=segments)
+    t0, a0, k, m0 = (_take(x, j[:, 0])[:, None] for x in segments)
     dt = tc - t0
     return (m0 + dt * (a0 + 0.5 * k * dt)).reshape(-1)
 
@@ -545,10 +547,14 @@ def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=
         gradm = torch.stack([_diff(_cumulative_moment(*points[ch], edges)) for ch in "xyz"], 1)
     else:  # the samples on their ADC grid, the other boundaries apart, then one gather
         n_adc = len(layout.adc_block)
-        moments = torch.stack([torch.cat([
-            _cumulative_moment(*points[ch], others, t_sorted=False),
-            _sample_moments(*points[ch], sample_t, n_adc, layout.samples_per_adc)])
-            for ch in "xyz"], 1)
+        columns = []
+        for ch in "xyz":
+            tb, ab = points[ch]
+            segments = _segments(tb, ab) if tb.shape[0] >= 2 else None
+            columns.append(torch.cat([
+                _cumulative_moment(tb, ab, others, t_sorted=False, segments=segments),
+                _sample_moments(tb, ab, sample_t, n_adc, layout.samples_per_adc, segments)]))
+        moments = torch.stack(columns, 1)
         gradm = _diff(torch.index_select(moments, 0, order[start:]))
 
     return _repetitions(layout, env, device, rf, angle, phase, pulse_of, event_time, gradm,
