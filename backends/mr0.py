@@ -295,10 +295,11 @@ class Layout:
         self.label_name = [e.label.lower() for _, e in labels]
         self.label_set = np.array([e.type == "labelset" for _, e in labels], dtype=bool)
         self.label_value = Field(v, [e.value for _, e in labels])
+        self._pulse_usage = None  # MRzeroCore.PulseUsage per pulse, on first lowering
 
     def pulse_usage(self, mr0) -> list:
         """``MRzeroCore.PulseUsage`` of every pulse (computed once)."""
-        if getattr(self, "_pulse_usage", None) is None:
+        if self._pulse_usage is None:
             self._pulse_usage = [getattr(mr0.PulseUsage, _USAGE.get(u, "UNDEF")) for u in self.rf_use]
         return self._pulse_usage
 
