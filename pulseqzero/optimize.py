@@ -257,7 +257,9 @@ class Simulator:
 
     def sequence(self, *params):
         """The MRzeroCore sequence at these parameters (differentiable w.r.t. tensors)."""
-        bound = self.bound(*params)
+        return self._lower(self.bound(*params))
+
+    def _lower(self, bound):
         return bound.graph.to_mr0(rf_subpulses=self.sim["rf_subpulses"],
                                   rf_centre=self.sim["rf_centre"], **bound.params)
 
@@ -304,8 +306,7 @@ class Simulator:
                                torch.device("cpu"))
         data = self.sim_data(*params)
         bound = self.bound(*params)  # one guard check per image
-        seq = bound.graph.to_mr0(rf_subpulses=self.sim["rf_subpulses"],
-                                  rf_centre=self.sim["rf_centre"], **bound.params)
+        seq = self._lower(bound)
         if self._pdg is None or not reuse_graph or self._pdg_age >= self.steps_per_graph:
             if data.device.type != "cpu" and self._data_cpu is None:
                 self._data_cpu = data.cpu()  # for the pre-pass, once
