@@ -11,9 +11,9 @@ per repetition with its tensors): a full collection every few dozen steps, about
 :func:`frozen_heap` moves everything alive when it starts (the imports, the
 traced graph, the phantom) to CPython's permanent generation (``gc.freeze``) and
 moves it back when it ends (``gc.unfreeze``): both are O(1). Collections still
-run, over the loop's own objects only. Objects are never freed later than
-without it, since what is freed by reference counting (nearly everything) still
-is, and frozen cyclic garbage is collected after the loop.
+run, over the loop's own objects only. What reference counting frees (nearly
+everything) is freed as before; only cyclic garbage that already existed when the
+loop started waits until it ends.
 """
 from __future__ import annotations
 

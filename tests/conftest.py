@@ -7,6 +7,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import hypothesis
 import numpy as np
 import pytest
 
@@ -15,13 +16,10 @@ EXAMPLES = ROOT / "examples"
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-try:  # property tests: the same examples on every CI run (locally: new ones each run)
-    from hypothesis import settings as _hypothesis_settings
-    _hypothesis_settings.register_profile("ci", derandomize=True, database=None)
-    if os.environ.get("CI"):
-        _hypothesis_settings.load_profile("ci")
-except ImportError:  # pragma: no cover - hypothesis is a test dependency
-    pass
+# property tests: the same examples on every CI run (locally: new ones each run)
+hypothesis.settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    hypothesis.settings.load_profile("ci")
 
 
 def load_example(name: str):
