@@ -22,13 +22,19 @@ few deliberate differences):
 start) with the gradient moments and time between them, so slice profiles and
 frequency selection are simulated.
 
-Everything is computed for all blocks at once with tensor ops: the number of
-torch ops does not grow with the number of blocks. The static structure (which
-event sits in which block) is a :class:`Layout`, computed once per graph.
+Everything is computed for all blocks at once: the number of torch ops does not
+grow with the number of blocks. The static structure (which event sits in which
+block) is a :class:`Layout`, computed once per graph. At each lowering the times
+are computed with torch (differentiable); where the event boundaries fall and
+in which repetition (:class:`Boundaries`) is found from detached copies with
+numpy; the event durations, ADC phases and gradient moments are then gathered
+from the torch values by those indices. The repetitions are MRzeroCore objects
+(``backends/mr0_objects.py``) with views into a few tensors.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -69,19 +75,34 @@ class Field:
                 dyn.append(i)
         self.dyn_pos = np.asarray(dyn, dtype=np.int64)
         self.dyn_nodes = nodes[self.dyn_pos] if len(dyn) else np.zeros(0, dtype=np.int64)
+        self._on_device = {}
 
     def __len__(self):
         return len(self.const)
 
     def gather(self, env, device) -> torch.Tensor:
-        out = torch.as_tensor(self.const, dtype=torch.float64, device=device)
-        if len(self.dyn_pos):
-            if hasattr(env, "gather"):  # a compiled plan's Env: one gather for all of them
-                dyn = env.gather(self.dyn_nodes)
-            else:
-                dyn = torch.stack([env[n] for n in self.dyn_nodes])  # 0-d float64 tensors
-            out = out.index_put((torch.as_tensor(self.dyn_pos, device=device),), dyn)
-        return out
+        const, where = self._tensors(device)
+        if where is None:
+            return const
+        if hasattr(env, "gather"):  # a compiled plan's Env: one gather for all of them
+            dyn = env.gather(self.dyn_nodes)
+        else:
+            dyn = torch.stack([env[n] for n in self.dyn_nodes])  # 0-d float64 tensors
+        return _take(torch.cat([const, dyn]), where)
+
+    def _tensors(self, device):
+        """(constants, index of every entry in [constants, dynamic values]) on a device:
+        one gather puts the evaluated values in their places (cached per device)."""
+        hit = self._on_device.get(device)
+        if hit is None:
+            const = torch.as_tensor(self.const, dtype=torch.float64, device=device)
+            where = None
+            if len(self.dyn_pos):
+                index = np.arange(len(self.const))
+                index[self.dyn_pos] = len(self.const) + np.arange(len(self.dyn_pos))
+                where = torch.as_tensor(index, device=device)
+            hit = self._on_device[device] = (const, where)
+        return hit
 
 
 class VectorField:
@@ -100,17 +121,30 @@ class VectorField:
             else:
                 self.dyn.append((lo, hi, int(n)))
         self.dyn_nodes = np.array([n for _, _, n in self.dyn], dtype=np.int64)
+        self._on_device = {}  # see Field._tensors
 
     def gather(self, env, device) -> torch.Tensor:
-        out = torch.as_tensor(self.const, dtype=torch.float64, device=device)
-        if self.dyn:
-            pos = np.concatenate([np.arange(lo, hi) for lo, hi, _ in self.dyn])
-            if hasattr(env, "gather"):  # a compiled plan's Env: flattened and concatenated
-                vals = env.gather(self.dyn_nodes)
-            else:
-                vals = torch.cat([env[n] for _, _, n in self.dyn])  # 1-d float64 tensors
-            out = out.index_put((torch.as_tensor(pos, device=device),), vals)
-        return out
+        const, where = self._tensors(device)
+        if where is None:
+            return const
+        if hasattr(env, "gather"):  # a compiled plan's Env: flattened and concatenated
+            vals = env.gather(self.dyn_nodes)
+        else:
+            vals = torch.cat([env[n] for _, _, n in self.dyn])  # 1-d float64 tensors
+        return _take(torch.cat([const, vals]), where)
+
+    def _tensors(self, device):
+        hit = self._on_device.get(device)
+        if hit is None:
+            const = torch.as_tensor(self.const, dtype=torch.float64, device=device)
+            where = None
+            if self.dyn:
+                pos = np.concatenate([np.arange(lo, hi) for lo, hi, _ in self.dyn])
+                index = np.arange(len(self.const))
+                index[pos] = len(self.const) + np.arange(len(pos))
+                where = torch.as_tensor(index, device=device)
+            hit = self._on_device[device] = (const, where)
+        return hit
 
 
 class GradientPlan:
@@ -343,51 +377,77 @@ def shapes_nodes(shape):
 
 def _segments(tb, ab):
     """Start, amplitude, slope and moment before it of each segment of the
-    piecewise-linear waveform (tb, ab)."""
-    t0, a0 = tb[:-1], ab[:-1]
-    width = tb[1:] - t0
-    slope = (ab[1:] - a0) / torch.where(width > 0, width, torch.ones_like(width))
-    area = 0.5 * (a0 + ab[1:]) * width
-    return t0, a0, slope, torch.cumsum(area, 0) - area
+    piecewise-linear waveform (tb, ab) (along the last axis: one waveform per row)."""
+    t0, a0 = tb[..., :-1], ab[..., :-1]
+    width = tb[..., 1:] - t0
+    slope = (ab[..., 1:] - a0) / torch.where(width > 0, width, torch.ones_like(width))
+    area = 0.5 * (a0 + ab[..., 1:]) * width
+    return t0, a0, slope, torch.cumsum(area, -1) - area
 
 
-def _cumulative_moment(tb, ab, t, t_sorted: bool = True, segments=None):
-    """Integral from -inf to t of the piecewise-linear waveform (tb, ab), at the times t
-    (non-decreasing unless ``t_sorted=False``); ``segments``: its :func:`_segments`."""
-    n = tb.shape[0]
-    if n < 2:
-        return torch.zeros_like(t)
-    tc = torch.clamp(t, tb[0], tb[-1])
-    if t_sorted:
-        j = _count_at_most(tb.detach(), tc.detach()) - 1
-    else:
-        j = torch.searchsorted(tb.detach(), tc.detach(), right=True) - 1
-    j = j.clamp_(0, n - 2)
-    # each segment's start, amplitude, slope and moment before it, gathered one by one:
-    # contiguous vectors (faster here than one gather of a stacked table)
-    t0, a0, k, m0 = (_take(x, j) for x in (segments or _segments(tb, ab)))
-    dt = tc - t0
-    return m0 + dt * (a0 + 0.5 * k * dt)
+class _Waveforms:
+    """The x, y, z gradient waveforms as rows of one table, for moments at many times.
+
+    Each row holds a channel's breakpoints, padded to a common length by repeating
+    the last one (a channel with fewer than two is a zero row); the lookups stay
+    within each channel's own segments, so the arithmetic per channel is that of a
+    single waveform, bit for bit.
+    """
+
+    def __init__(self, points):
+        device = points[0][0].device
+        self.n = np.array([len(t) for t, _ in points])
+        self.n[self.n < 2] = 0
+        self.length = length = int(max(2, self.n.max()))
+        offsets = np.concatenate([[0], np.cumsum([len(t) for t, _ in points])])
+        idx = np.full((3, length), offsets[-1])  # the appended 0 pads the empty rows
+        for c, n in enumerate(self.n):
+            if n:
+                idx[c] = offsets[c] + np.minimum(np.arange(length), n - 1)
+        idx = torch.as_tensor(idx.reshape(-1), device=device)
+        pad = torch.zeros(1, dtype=torch.float64, device=device)
+        self.tb = _take(torch.cat([t for t, _ in points] + [pad]), idx).reshape(3, length)
+        self.ab = _take(torch.cat([a for _, a in points] + [pad]), idx).reshape(3, length)
+        _, _, slope, m0 = _segments(self.tb, self.ab)
+        # one more column, so that segment j of channel c is entry c·length + j of every table
+        column = torch.zeros((3, 1), dtype=torch.float64, device=device)
+        self.slope = torch.cat([slope, column], 1)
+        self.m0 = torch.cat([m0, column], 1)
+        self.tb_np = _numpy(self.tb)
+
+    def moments(self, t):
+        """Integral from -inf to each of the non-decreasing times t (s) on each channel: [t, 3]."""
+        t_np = _numpy(t)
+        m = len(t_np)
+        at = np.empty((m, 3), dtype=np.int64)
+        for c, n in enumerate(self.n):
+            if not n:
+                at[:, c] = c * self.length
+                continue
+            # the segment of each time (clamped to the waveform's span): how many breakpoints
+            # are at or before it, counted from where each breakpoint falls among the times
+            # (a binary search per breakpoint, not per time). Breakpoints may be out of order
+            # by rounding (an event's end a hair past the next block's start).
+            tb = self.tb_np[c, :n]
+            tc = np.clip(t_np, tb[0], tb[-1])
+            first = np.sort(np.searchsorted(tc, tb, side="left"))  # from here on, at or before
+            runs = np.diff(np.concatenate([[0], first, [m]]))  # times with 0, 1, ..., n of them
+            at[:, c] = np.repeat(c * self.length + np.clip(np.arange(-1, n), 0, n - 2), runs)
+        at = torch.as_tensor(at.reshape(-1), device=t.device)
+        t0, a0, k, m0 = (_take(x.reshape(-1), at).reshape(m, 3)
+                         for x in (self.tb, self.ab, self.slope, self.m0))
+        dt = torch.clamp(t[:, None], self.tb[:, 0], self.tb[:, -1]) - t0
+        return m0 + dt * (a0 + 0.5 * k * dt)
 
 
-def _sample_moments(tb, ab, sample_t, n_adc: int, per_adc: int, segments=None):
-    """:func:`_cumulative_moment` at the ADC samples: ``n_adc`` ADCs of ``per_adc``
-    samples each, in time order. Where no breakpoint falls inside an ADC (a readout
-    on a flat top, the usual case) one segment lookup per ADC and broadcasting replace
-    four gathers per sample; the arithmetic, and so the result, is the same bit for bit."""
-    n = tb.shape[0]
-    if n < 2:
-        return torch.zeros_like(sample_t)
-    segments = segments or _segments(tb, ab)
-    tc = torch.clamp(sample_t.reshape(n_adc, per_adc), tb[0], tb[-1])
-    # the segment of each ADC's first and last sample (interleaved: still in time order)
-    ends = tc[:, [0, -1]].detach().reshape(-1)
-    j = (_count_at_most(tb.detach(), ends) - 1).clamp_(0, n - 2).reshape(n_adc, 2)
-    if not torch.equal(j[:, 0], j[:, 1]):  # a breakpoint inside an ADC (ramp sampling, ...)
-        return _cumulative_moment(tb, ab, sample_t, segments=segments)
-    t0, a0, k, m0 = (_take(x, j[:, 0])[:, None] for x in segments)
-    dt = tc - t0
-    return (m0 + dt * (a0 + 0.5 * k * dt)).reshape(-1)
+def _gradient_moments(points, edges):
+    """Gradient moment of every event on each channel (``[events, 3]``, 1/m): the exact
+    integral of the piecewise-linear waveforms between the event's boundaries ``edges``
+    (s, in time order)."""
+    if all(len(t) < 2 for t, _ in points):
+        return torch.zeros((edges.shape[0] - 1, 3), dtype=torch.float64, device=edges.device)
+    moments = _Waveforms(points).moments(edges)
+    return moments[1:] - moments[:-1]
 
 
 def _pulse_rotations(layout, rf, env, device):
@@ -463,109 +523,143 @@ def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=
     # ADC samples
     if len(layout.adc_block):
         adc = {k: f.gather(env, device) for k, f in layout.adc.items()}
-        sample_adc = torch.as_tensor(layout.sample_adc, device=device)
-        k = torch.as_tensor(layout.sample_k, **f64)
         adc_start = block_start[torch.as_tensor(layout.adc_block, device=device)] + adc["delay"]
-        since_start = (k + 0.5) * _take(adc["dwell"], sample_adc)
-        sample_t = _take(adc_start, sample_adc) + since_start
-        sample_phase = (math.pi / 2 - _take(adc["phase_offset"], sample_adc)
-                        - 2 * math.pi * _take(adc["freq_offset"], sample_adc) * since_start)
-        sample_id = torch.arange(sample_t.numel(), device=device)
+        if layout.samples_per_adc:  # the samples on a grid [ADC, sample]
+            per_adc = lambda x: x[:, None]  # noqa: E731
+            k = torch.arange(layout.samples_per_adc, **f64)[None, :]
+        else:
+            sample_adc = torch.as_tensor(layout.sample_adc, device=device)
+            per_adc = lambda x: _take(x, sample_adc)  # noqa: E731
+            k = torch.as_tensor(layout.sample_k, **f64)
+        since_start = (k + 0.5) * per_adc(adc["dwell"])
+        sample_t = (per_adc(adc_start) + since_start).reshape(-1)
+        sample_phase = (math.pi / 2 - per_adc(adc["phase_offset"])
+                        - 2 * math.pi * per_adc(adc["freq_offset"]) * since_start).reshape(-1)
     else:
         sample_t = torch.zeros(0, **f64)
         sample_phase = torch.zeros(0, **f64)
-        sample_id = torch.zeros(0, dtype=torch.int64, device=device)
 
     points = {ch: plan.points(block_start, env, device) for ch, plan in layout.gradients.items()}
 
-    # which repetition every sample and breakpoint falls into (structure: detached)
-    c_det = centre.detach()
-    s_det = sample_t.detach()
-    samples_in_order = s_det.numel() < 2 or bool((s_det[1:] >= s_det[:-1]).all())
-    if samples_in_order:  # ADCs in block order: the usual case, and the fast one
-        sample_rep = _count_at_most(c_det, s_det) - 1
-    else:
-        sample_rep = torch.searchsorted(c_det, s_det, right=True) - 1
-    sample_phase_by_id = sample_phase
-    samples_dropped = bool(sample_rep.numel()) and int(sample_rep.min()) < 0
-    if samples_dropped:  # samples before the first pulse are not simulated
-        in_seq = torch.nonzero(sample_rep >= 0).flatten()
-        sample_t, sample_rep, sample_id = (_take(x, in_seq) for x in (sample_t, sample_rep, sample_id))
-    adc_first = torch.full((n_p,), float("inf"), **f64).scatter_reduce(
-        0, sample_rep, sample_t.detach(), "amin")
-    adc_last = torch.full((n_p,), -float("inf"), **f64).scatter_reduce(
-        0, sample_rep, sample_t.detach(), "amax")
-    has_adc = torch.isfinite(adc_first)
-    next_start = torch.cat([pulse_start[1:].detach(), total.detach().reshape(1)])
-
-    grad_t = torch.cat([points[ch][0] for ch in "xyz"])
-    g = grad_t.detach()
-    g_rep = torch.searchsorted(c_det, g, right=True) - 1
-    r = g_rep.clamp(min=0)
-    first, last_t = _take(adc_first, r), _take(adc_last, r)
-    keep = ((g_rep >= 0) & (g >= _take(pulse_end.detach(), r) + EDGE_EPS)
-            & (g <= _take(next_start, r) - EDGE_EPS)
-            & ~(_take(has_adc, r) & (g > first - EDGE_EPS) & (g < last_t + EDGE_EPS)))
-    last = n_p - 1
-    if bool(has_adc[last]):
-        keep &= ~((g_rep == last) & (g > adc_last[last]))
-    grad_t = grad_t[keep]
-    if grad_t.numel():
-        grad_t = grad_t[torch.argsort(grad_t.detach())]
-        rounded = torch.round(grad_t.detach(), decimals=EDGE_DECIMALS)
-        first_of_value = torch.cat([torch.ones(1, dtype=torch.bool, device=device),
-                                    rounded[1:] != rounded[:-1]])
-        grad_t = grad_t[first_of_value]
-
-    # all event boundaries; ties keep this order: next pulse start, centre, pulse end.
-    # One tag per boundary: -2 a pulse centre, -1 another boundary, k >= 0 ADC sample k.
-    others = torch.cat([pulse_start[1:], centre, pulse_end, grad_t])
-    edges = torch.cat([others, sample_t])
-    n_s, n_g = n_p - 1, grad_t.numel()
-    tag = torch.cat([torch.full((n_s,), -1, dtype=torch.int64, device=device),
-                     torch.full((n_p,), -2, dtype=torch.int64, device=device),
-                     torch.full((n_p + n_g,), -1, dtype=torch.int64, device=device), sample_id])
-    if samples_in_order:
-        order = _merge_order(others.detach(), sample_t.detach())
-    else:
-        order = torch.sort(edges.detach(), stable=True).indices
-    tag = _take(tag, order)
-    start = int(torch.nonzero(tag == -2)[0])  # nothing before the first centre
-    edges, tag = _take(edges, order[start:]), tag[start:]
-    rep_of_edge = torch.cumsum(tag == -2, 0) - 1
+    # the structure (which boundary sits where, in which repetition) from detached
+    # copies with numpy; then the differentiable values gathered by it with torch
+    b = _boundaries(centre, pulse_start, pulse_end, total, sample_t, [points[ch][0] for ch in "xyz"])
+    on = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
+    if b.sample_keep is not None:  # samples before the first pulse are not simulated
+        sample_t = _take(sample_t, on(b.sample_keep))
+    grad_t = _take(torch.cat([points[ch][0] for ch in "xyz"]), on(b.grad_pick))
+    edges = _take(torch.cat([pulse_start[1:], centre, pulse_end, grad_t, sample_t]), on(b.order))
 
     event_time = edges[1:] - edges[:-1]
-    event_rep = rep_of_edge[:-1]
-    event_sample = tag[1:]  # an ADC event ends at its sample
-    event_adc = event_sample >= 0
-    if sample_phase_by_id.numel():
-        event_phase = torch.where(event_adc, _take(sample_phase_by_id, event_sample.clamp(min=0)),
+    event_sample = b.event_sample  # an ADC event ends at its sample
+    event_adc = on(event_sample >= 0)
+    if sample_phase.numel():
+        event_phase = torch.where(event_adc, _take(sample_phase, on(np.maximum(event_sample, 0))),
                                   torch.zeros_like(event_time))
     else:  # no ADC at all
         event_phase = torch.zeros_like(event_time)
-
-    if samples_dropped or not samples_in_order or layout.samples_per_adc is None:
-        gradm = torch.stack([_diff(_cumulative_moment(*points[ch], edges)) for ch in "xyz"], 1)
-    else:  # the samples on their ADC grid, the other boundaries apart, then one gather
-        n_adc = len(layout.adc_block)
-        columns = []
-        for ch in "xyz":
-            tb, ab = points[ch]
-            segments = _segments(tb, ab) if tb.shape[0] >= 2 else None
-            columns.append(torch.cat([
-                _cumulative_moment(tb, ab, others, t_sorted=False, segments=segments),
-                _sample_moments(tb, ab, sample_t, n_adc, layout.samples_per_adc, segments)]))
-        moments = torch.stack(columns, 1)
-        gradm = _diff(torch.index_select(moments, 0, order[start:]))
-
+    gradm = _gradient_moments([points[ch] for ch in "xyz"], edges)
     return _repetitions(layout, env, device, rf, angle, phase, pulse_of, event_time, gradm,
-                        event_phase, event_adc, event_rep, event_sample, n_p)
+                        event_phase, b, n_p)
 
 
-def _new(cls, **fields):
-    obj = object.__new__(cls)
-    obj.__dict__ = fields
-    return obj
+@dataclass(frozen=True, slots=True)
+class Boundaries:
+    """Where the event boundaries of one lowering are, as numpy index arrays.
+
+    The boundaries are, concatenated in this order: the pulse starts but the first,
+    the pulse centres, the pulse ends, the picked gradient breakpoints (``grad_pick``:
+    indices into the x, y, z breakpoints concatenated), the ADC samples kept
+    (``sample_keep``: their indices; None: all). ``order`` sorts them in time
+    (stably: ties keep that order) from the first centre on.
+    """
+
+    grad_pick: np.ndarray
+    sample_keep: np.ndarray | None
+    order: np.ndarray
+    event_sample: np.ndarray  # per event: the ADC sample it ends at, or -1
+    counts: np.ndarray  # events per repetition
+    has_samples: np.ndarray  # per repetition: any ADC sample in it
+
+
+def _numpy(x):
+    return x.detach().cpu().numpy()
+
+
+def _boundaries(centre, pulse_start, pulse_end, total, sample_t, grad_times):
+    """The :class:`Boundaries` of a lowering, from (detached) times in s."""
+    c, ps, pe = _numpy(centre), _numpy(pulse_start), _numpy(pulse_end)
+    st = _numpy(sample_t)
+    n_p = len(c)
+    sample_keep = None
+    sample_id = np.arange(len(st))
+    if len(st) and np.all(st[1:] >= st[:-1]):
+        # samples in time order (ADCs in block order, the usual case): repetition r holds
+        # the samples first[r]:first[r + 1] (the centres are in time order)
+        first = np.append(np.searchsorted(st, c, side="left"), len(st))
+        has_adc = first[1:] > first[:-1]
+        adc_first = np.where(has_adc, st[np.minimum(first[:-1], len(st) - 1)], np.inf)
+        adc_last = np.where(has_adc, st[np.maximum(first[1:] - 1, 0)], -np.inf)
+        if first[0] > 0:
+            sample_keep = sample_id = np.arange(first[0], len(st))
+            st = st[sample_keep]
+    else:
+        sample_rep = np.searchsorted(c, st, side="right") - 1
+        if len(st) and sample_rep.min() < 0:
+            sample_keep = np.flatnonzero(sample_rep >= 0)
+            st, sample_rep, sample_id = st[sample_keep], sample_rep[sample_keep], sample_keep
+        adc_first = np.full(n_p, np.inf)
+        adc_last = np.full(n_p, -np.inf)
+        np.minimum.at(adc_first, sample_rep, st)
+        np.maximum.at(adc_last, sample_rep, st)
+        has_adc = np.isfinite(adc_first)
+    next_start = np.append(ps[1:], _numpy(total))
+
+    # gradient breakpoints between pulse end and next pulse start, outside the ADC span
+    # (and not after the last sample of the last repetition), distinct to 1 µs
+    g = np.concatenate([_numpy(t) for t in grad_times])
+    g_rep = np.searchsorted(c, g, side="right") - 1
+    r = np.maximum(g_rep, 0)
+    keep = ((g_rep >= 0) & (g >= pe[r] + EDGE_EPS) & (g <= next_start[r] - EDGE_EPS)
+            & ~(has_adc[r] & (g > adc_first[r] - EDGE_EPS) & (g < adc_last[r] + EDGE_EPS)))
+    last = n_p - 1
+    if has_adc[last]:
+        keep &= ~((g_rep == last) & (g > adc_last[last]))
+    pick = np.flatnonzero(keep)
+    pick = pick[np.argsort(g[pick], kind="stable")]  # each channel is sorted: a merge
+    if len(pick):
+        rounded = _round_decimals(g[pick], EDGE_DECIMALS)
+        pick = pick[np.concatenate([[True], rounded[1:] != rounded[:-1]])]
+
+    # all boundaries in time order; one tag each: -2 a pulse centre, -1 another
+    # boundary, k >= 0 ADC sample k
+    others = np.concatenate([ps[1:], c, pe, g[pick]])
+    tag = np.concatenate([np.full(n_p - 1, -1), np.full(n_p, -2), np.full(n_p + len(pick), -1),
+                          sample_id])
+    order = np.argsort(np.concatenate([others, st]), kind="stable")  # sorted runs: merges
+    tag = tag[order]
+    start = int(np.argmax(tag == -2))  # nothing before the first centre
+    order, tag = order[start:], tag[start:]
+    event_rep = np.cumsum(tag == -2)[:-1] - 1
+    event_sample = tag[1:]
+    counts = np.bincount(event_rep, minlength=n_p)
+    has_samples = np.bincount(event_rep[event_sample >= 0], minlength=n_p) > 0
+    return Boundaries(pick, sample_keep, order, event_sample, counts, has_samples)
+
+
+def _round_decimals(x, decimals):
+    """``torch.round(x, decimals=d)``: nearest-even of x·10^d, divided by 10^d."""
+    scale = 10.0 ** decimals
+    return np.rint(x * scale) / scale
+
+
+def _pulse_scalars(values, field):
+    """Per pulse: a Python float where the field is constant (as the importer fills
+    ``Pulse.freq_offset`` and ``Pulse.duration``), a 0-d tensor where it depends on
+    parameters (differentiable)."""
+    if len(field.dyn_pos) == 0:
+        return values.tolist()
+    return torch.unbind(values.float())
 
 
 def _peak_times(layout, env, device):
@@ -587,28 +681,6 @@ def _peak_times(layout, env, device):
 
 def _diff(x):
     return x[1:] - x[:-1]
-
-
-def _count_at_most(boundaries, queries):
-    """How many boundaries are <= each of the non-decreasing queries: the
-    ``searchsorted(sort(boundaries), queries, right=True)`` of a merge, one binary
-    search per boundary instead of one per query (the queries are the many samples)."""
-    n = queries.numel()
-    first = torch.searchsorted(queries, boundaries)  # the first query >= each boundary
-    return torch.cumsum(torch.bincount(first, minlength=n + 1)[:n], 0)
-
-
-def _merge_order(others, samples):
-    """``torch.sort(cat([others, samples]), stable=True).indices`` for non-decreasing
-    samples: a small sort of the others, then a merge (at equal times the others first)."""
-    n_o, n_s = others.numel(), samples.numel()
-    o_order = torch.sort(others, stable=True).indices
-    o_sorted = _take(others, o_order)
-    idx = lambda n: torch.arange(n, device=samples.device)  # noqa: E731
-    pos_o = idx(n_o) + torch.searchsorted(samples, o_sorted)  # samples strictly before
-    pos_s = idx(n_s) + _count_at_most(o_sorted, samples)  # others at or before
-    order = torch.empty(n_o + n_s, dtype=torch.int64, device=samples.device)
-    return order.index_copy_(0, torch.cat([pos_o, pos_s]), torch.cat([o_order, n_o + idx(n_s)]))
 
 
 def _take(x, idx):
@@ -663,63 +735,57 @@ def _segment_weights(shape, env, device, n):
 
 
 def _repetitions(layout, env, device, rf, angle, phase, pulse_of, event_time, gradm, event_phase,
-                 event_adc, event_rep, event_sample, n_p):
+                 b, n_p):
     import MRzeroCore as mr0
 
-    counts = torch.bincount(event_rep, minlength=n_p).tolist()
-    has_samples = (torch.bincount(event_rep[event_adc], minlength=n_p) > 0).tolist()
+    from .mr0_objects import Labels, Pulse, PulseGradients, Repetition
+
+    counts = b.counts.tolist()
+    first_event = (np.cumsum(b.counts) - b.counts).tolist()
+    has_samples = b.has_samples.tolist()
+    event_adc = b.event_sample >= 0
     et = torch.split(event_time.float(), counts)
     gm = torch.split(gradm.float(), counts)
     ph = torch.split(event_phase.float(), counts)
-    us = torch.split(event_adc.to(torch.int32), counts)
+    us = torch.split(torch.as_tensor(event_adc.astype(np.int32), device=device), counts)
 
-    # labels at each ADC sample (MRzeroCore fills adc_labels for every imported sequence);
-    # labels that are 0 everywhere share one split of a zero tensor
-    labels = {}
+    # labels at each ADC sample (MRzeroCore's importer fills adc_labels), made on first use
+    labels = None
     if len(layout.adc_block):
-        states = layout.label_states(env, device)
-        zeros = torch.split(torch.zeros(event_adc.numel(), dtype=torch.int32, device=device), counts)
-        sample_adc = torch.as_tensor(layout.sample_adc, device=device)
-        idx = event_sample.clamp(min=0)
-        for name, state in states.items():
-            if not state.any():
-                labels[name] = zeros
-                continue
-            per_sample = _take(torch.as_tensor(state, dtype=torch.int32, device=device), sample_adc)
-            at_event = _take(per_sample, idx)
-            values = torch.where(event_adc, at_event, torch.zeros_like(at_event))
-            labels[name] = torch.split(values, counts)
+        values = {}
+        sample = np.maximum(b.event_sample, 0)
+        for name, state in layout.label_states(env, device).items():
+            if state.any():
+                values[name] = np.where(event_adc, state[layout.sample_adc][sample], 0)
+        labels = Labels(list(ADC_LABELS), values, device)
 
     # pulse fields (Pulse.grad, off_res: informational, as the importer fills them)
-    pulse_of_l = pulse_of.tolist()
     rf_grad = np.zeros((len(layout.rf_block), 3))
     shape_end = (rf["shape_dur"] + rf["delay"]).detach().cpu().numpy()
     for c, plan in enumerate(layout.gradients.values()):
         amp, delay = plan.amplitude_at(layout.rf_block, env, device)
         rf_grad[:, c] = np.where(delay <= shape_end, amp, 0.0)
+    gradients = PulseGradients(rf_grad.astype(np.float32), device)
     usage = layout.pulse_usage(mr0)
     off_res = ((rf["freq_offset"] != 0).cpu().numpy() | (rf_grad != 0).any(1)).tolist()
     # per-pulse scalars as views (one op each, not one per repetition)
     angles, phases = torch.unbind(angle.float()), torch.unbind(phase.float())
-    freqs = torch.unbind(rf["freq_offset"].float())
-    durs = torch.unbind(rf["shape_dur"].float())
-    grads = torch.unbind(torch.as_tensor(rf_grad, dtype=torch.float32, device=device))
+    freqs, durs = (_pulse_scalars(rf[name], layout.rf[name]) for name in ("freq_offset", "shape_dur"))
     shim = torch.tensor([[1.0, 0.0]], device=device)
     zero = torch.zeros((), device=device)
-    label_names = list(labels)
-    label_parts = zip(*labels.values()) if labels else iter(lambda: (), None)  # one tuple per repetition
+    new = object.__new__
     reps = []
-    for i in range(n_p):
-        rep_label_parts = next(label_parts)
-        if counts[i] == 0:
+    for i, (n, p) in enumerate(zip(counts, pulse_of.tolist())):
+        if n == 0:
             continue
-        p = pulse_of_l[i]
-        pulse = _new(mr0.Pulse, usage=usage[p], angle=angles[i], phase=phases[i], pulse_freq=zero,
-                     freq_offset=freqs[p], duration=durs[p], grad=grads[p],
-                     off_res=bool(off_res[p]), shim_array=shim, selective=True)
-        # built without Repetition.__init__'s per-repetition checks: shapes hold by construction
-        # the importer gives labels to repetitions that have ADC samples only
-        rep_labels = dict(zip(label_names, rep_label_parts)) if has_samples[i] else {}
-        reps.append(_new(mr0.Repetition, pulse=pulse, event_count=counts[i], event_time=et[i],
-                         gradm=gm[i], adc_phase=ph[i], adc_usage=us[i], adc_labels=rep_labels))
+        pulse = new(Pulse)
+        pulse.__dict__ = {"usage": usage[p], "angle": angles[i], "phase": phases[i],
+                          "pulse_freq": zero, "freq_offset": freqs[p], "duration": durs[p],
+                          "_gradients": gradients, "_pulse": p, "off_res": off_res[p],
+                          "shim_array": shim, "selective": True}
+        rep = new(Repetition)
+        rep.__dict__ = {"pulse": pulse, "event_count": n, "event_time": et[i], "gradm": gm[i],
+                        "adc_phase": ph[i], "adc_usage": us[i],
+                        "_labels": labels if has_samples[i] else None, "_first_event": first_event[i]}
+        reps.append(rep)
     return mr0.Sequence(reps, normalized_grads=False)
