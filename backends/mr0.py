@@ -147,61 +147,77 @@ class VectorField:
         return hit
 
 
-class GradientPlan:
-    """The breakpoints (time, amplitude) of all gradients on one channel, in block order.
+class Gradients:
+    """The breakpoints (time, amplitude) of the gradients on x, y and z, as rows of one table.
 
     Trapezoids give 4 points; a gradient of n samples gives n + 4: (start, 0),
     (start, first), the samples, (end, last), (end, 0). As pulseq-rs (MRzeroCore's
     importer) reads a .seq: a gradient whose samples start after its start (an
     arbitrary gradient, samples at (k + 0.5)·raster) begins at the last amplitude
-    of the gradient in the previous block (0 if there is none) and ends at its
-    extrapolated ``last``; an extended trapezoid's samples span it already.
+    of the gradient in the previous block on its channel (0 if there is none) and
+    ends at its extrapolated ``last``; an extended trapezoid's samples span it already.
+
+    Row c of the table holds channel c's points, events in block order and each
+    event's points in time order, padded to a common length by repeating the last
+    point; ``n[c]`` are its own points.
     """
 
-    def __init__(self, values, blocks, channel):
-        events = [(i, e) for i, b in enumerate(blocks) for e in b.events
-                  if e.kind in ("trap", "grad") and e.channel == channel]
-        traps = [(i, e) for i, e in events if e.kind == "trap"]
-        grads = [(i, e) for i, e in events if e.kind == "grad"]
-        self.trap_block = np.array([i for i, _ in traps], dtype=np.int64)
-        self.trap = {f: Field(values, [getattr(e, f) for _, e in traps])
+    def __init__(self, values, blocks):
+        events = [[(i, e) for i, b in enumerate(blocks) for e in b.events
+                   if e.kind in ("trap", "grad") and e.channel == ch] for ch in "xyz"]
+        traps = [(c, i, e) for c in range(3) for i, e in events[c] if e.kind == "trap"]
+        grads = [(c, i, e) for c in range(3) for i, e in events[c] if e.kind == "grad"]
+        self.trap_block = np.array([i for _, i, _ in traps], dtype=np.int64)
+        self.trap = {f: Field(values, [getattr(e, f) for _, _, e in traps])
                      for f in ("amplitude", "rise_time", "flat_time", "fall_time", "delay")}
-        self.grad_block = np.array([i for i, _ in grads], dtype=np.int64)
-        self.grad = {f: Field(values, [getattr(e, f) for _, e in grads])
+        self.grad_block = np.array([i for _, i, _ in grads], dtype=np.int64)
+        self.grad = {f: Field(values, [getattr(e, f) for _, _, e in grads])
                      for f in ("delay", "shape_dur", "last")}
-        # the gradient on this channel in the block before each gradient (-1: none / a trapezoid)
-        grad_in_block = {i: k for k, (i, _) in enumerate(grads)}
-        self.prev_grad = np.array([grad_in_block.get(i - 1, -1) for i, _ in grads], dtype=np.int64)
-        self.waveform = VectorField(values, [e.waveform for _, e in grads])
-        self.tt = VectorField(values, [e.tt for _, e in grads])
+        # the gradient on the same channel in the block before each gradient (-1: none / a trapezoid)
+        grad_at = {(c, i): k for k, (c, i, _) in enumerate(grads)}
+        self.prev_grad = np.array([grad_at.get((c, i - 1), -1) for c, i, _ in grads], dtype=np.int64)
+        self.waveform = VectorField(values, [e.waveform for _, _, e in grads])
+        self.tt = VectorField(values, [e.tt for _, _, e in grads])
         n = self.waveform.lengths
         if np.any(n != self.tt.lengths):
-            raise ValueError(f"gradient on {channel}: waveform and tt lengths differ")
-        # per grad point: which grad, which sample (or the start / end marks)
-        self.grad_points = n + 4
-        # order of all points: events in block order, each its points in time order
-        trap_k = grad_k = 0
-        order, trap_base, grad_base = [], 0, 4 * len(traps)
-        grad_offsets = np.concatenate([[0], np.cumsum(self.grad_points)])
-        for _, e in events:
-            if e.kind == "trap":
-                order.extend(range(trap_base + 4 * trap_k, trap_base + 4 * trap_k + 4))
-                trap_k += 1
-            else:
-                lo = grad_base + grad_offsets[grad_k]
-                order.extend(range(lo, lo + int(self.grad_points[grad_k])))
-                grad_k += 1
-        self.order = np.asarray(order, dtype=np.int64)
-        # (amplitude at the RF, for Pulse.grad): event index per block
-        self.block_event = {i: (e.kind, k) for k, (i, e) in enumerate(traps)}
-        self.block_event.update({i: ("grad", k) for k, (i, e) in enumerate(grads)})
+            raise ValueError("a gradient's waveform and tt lengths differ")
+        grad_points = n + 4
+        grad_offsets = np.concatenate([[0], np.cumsum(grad_points)])
+        # the table: per channel, indices into [trap points, gradient points, 0]
+        trap_k, grad_k = {}, {}
+        for k, (c, i, _) in enumerate(traps):
+            trap_k[(c, i)] = k
+        rows = []
+        for c in range(3):
+            row = []
+            for i, e in events[c]:
+                if e.kind == "trap":
+                    row.extend(range(4 * trap_k[(c, i)], 4 * trap_k[(c, i)] + 4))
+                else:
+                    k = grad_at[(c, i)]
+                    lo = 4 * len(traps) + grad_offsets[k]
+                    row.extend(range(lo, lo + int(grad_points[k])))
+            rows.append(row)
+        self.n = np.array([len(r) for r in rows], dtype=np.int64)
+        self.length = int(max(2, self.n.max()))
+        pad = 4 * len(traps) + int(grad_offsets[-1])  # the appended 0: rows without points
+        table = np.full((3, self.length), pad, dtype=np.int64)
+        for c, row in enumerate(rows):
+            if len(row) >= 2:
+                table[c, :len(row)] = row
+                table[c, len(row):] = row[-1]
+        self.table = table.reshape(-1)
+        # the points of all channels one after another (x, y, z): their entries in the table
+        self.flat = np.concatenate([c * self.length + np.arange(n_c) for c, n_c in enumerate(self.n)])
+        # (the amplitude at an RF pulse, for Pulse.grad): event per channel and block
+        self.block_event = {(c, i): ("trap", k) for k, (c, i, _) in enumerate(traps)}
+        self.block_event.update({(c, i): ("grad", k) for k, (c, i, _) in enumerate(grads)})
         # static index plans for the arbitrary gradients' points
         if len(grads):
-            g = np.repeat(np.arange(len(grads)), self.grad_points)
-            local = np.arange(int(self.grad_points.sum())) - grad_offsets[:-1][g]
-            sample = np.clip(local - 2, 0, n[g] - 1) + self.waveform.offsets[:-1][g]
+            g = np.repeat(np.arange(len(grads)), grad_points)
+            local = np.arange(int(grad_points.sum())) - grad_offsets[:-1][g]
             self.g_of_point = g
-            self.sample_of_point = sample
+            self.sample_of_point = np.clip(local - 2, 0, n[g] - 1) + self.waveform.offsets[:-1][g]
             self.is_start = local <= 1
             self.is_end = local >= n[g] + 2
             self.is_zero_amp = (local == 0) | (local == n[g] + 3)
@@ -209,80 +225,83 @@ class GradientPlan:
             self.is_last = local == n[g] + 2
             self.first_sample = self.waveform.offsets[:-1]
             self.last_sample = self.waveform.offsets[1:] - 1
-        self.empty = not events
         self._at_blocks = None  # amplitude_at's static part, computed on first use
+        self._on_device = {}
 
     def dynamic_nodes(self):
         fields = list(self.trap.values()) + list(self.grad.values())
         nodes = [int(x) for f in fields for x in f.dyn_nodes]
         return nodes + [int(x) for x in self.waveform.dyn_nodes] + [int(x) for x in self.tt.dyn_nodes]
 
+    def _index(self, name, device):
+        hit = self._on_device.get((name, device))
+        if hit is None:
+            hit = self._on_device[(name, device)] = torch.as_tensor(getattr(self, name), device=device)
+        return hit
+
     def points(self, block_start, env, device):
-        """All breakpoint times and amplitudes (float64) of this channel, in time order."""
+        """Breakpoint times (s) and amplitudes (Hz/m) of x, y, z: two [3, length] float64 tables."""
         f64 = dict(dtype=torch.float64, device=device)
+        on = lambda name: self._index(name, device)  # noqa: E731
         parts_t, parts_a = [], []
         if len(self.trap_block):
             amp = self.trap["amplitude"].gather(env, device)
             rise = self.trap["rise_time"].gather(env, device)
             flat = self.trap["flat_time"].gather(env, device)
             fall = self.trap["fall_time"].gather(env, device)
-            start = block_start[torch.as_tensor(self.trap_block, device=device)] + \
-                self.trap["delay"].gather(env, device)
+            start = _take(block_start, on("trap_block")) + self.trap["delay"].gather(env, device)
             zero = torch.zeros_like(amp)
             parts_t.append(torch.stack([start, start + rise, start + rise + flat,
                                         start + rise + flat + fall], 1).reshape(-1))
             parts_a.append(torch.stack([zero, amp, amp, zero], 1).reshape(-1))
         if len(self.grad_block):
-            start = block_start[torch.as_tensor(self.grad_block, device=device)] + \
-                self.grad["delay"].gather(env, device)
+            start = _take(block_start, on("grad_block")) + self.grad["delay"].gather(env, device)
             dur = self.grad["shape_dur"].gather(env, device)
             w = self.waveform.gather(env, device)
             tt = self.tt.gather(env, device)
             last = self.grad["last"].gather(env, device)
-            g = torch.as_tensor(self.g_of_point, device=device)
-            s = torch.as_tensor(self.sample_of_point, device=device)
-            on = lambda mask: torch.as_tensor(mask, device=device)  # noqa: E731
-            offset = torch.where(on(self.is_start), torch.zeros_like(tt[s]),
-                                 torch.where(on(self.is_end), dur[g], tt[s]))
+            g, s = on("g_of_point"), on("sample_of_point")
+            offset = torch.where(on("is_start"), torch.zeros_like(tt[s]),
+                                 torch.where(on("is_end"), dur[g], tt[s]))
             # amplitudes at the start and end marks (pulseq-rs' reading, see the class doc)
-            first_sample = on(self.first_sample)
-            last_sample = on(self.last_sample)
-            prev = on(self.prev_grad)
+            first_sample, last_sample, prev = on("first_sample"), on("last_sample"), on("prev_grad")
             prev_last = torch.where(prev >= 0, last[prev.clamp(min=0)], torch.zeros_like(last))
             begin = torch.where(tt[first_sample] > 0, prev_last, w[first_sample])
             end = torch.where(tt[last_sample] < dur, last, w[last_sample])
-            amp = torch.where(on(self.is_first), begin[g], torch.where(on(self.is_last), end[g], w[s]))
+            amp = torch.where(on("is_first"), begin[g], torch.where(on("is_last"), end[g], w[s]))
             parts_t.append(start[g] + offset)
-            parts_a.append(torch.where(on(self.is_zero_amp), torch.zeros_like(amp), amp))
-        if not parts_t:
-            return torch.zeros(0, **f64), torch.zeros(0, **f64)
-        order = torch.as_tensor(self.order, device=device)
-        return _take(torch.cat(parts_t), order), _take(torch.cat(parts_a), order)
+            parts_a.append(torch.where(on("is_zero_amp"), torch.zeros_like(amp), amp))
+        pad = torch.zeros(1, **f64)
+        table = on("table")
+        return (_take(torch.cat(parts_t + [pad]), table).reshape(3, self.length),
+                _take(torch.cat(parts_a + [pad]), table).reshape(3, self.length))
 
     def amplitude_at(self, blocks, env, device):
-        """Amplitude (Hz/m, as the .seq stores it) and delay (s) of the gradient in each of
-        these blocks (0, inf where there is none): what the importer reports as Pulse.grad."""
-        amp = np.zeros(len(blocks))
-        delay = np.full(len(blocks), np.inf)
+        """Amplitude (Hz/m, as the .seq stores it) and delay (s) of the gradient on each
+        channel in each of these blocks ([blocks, 3]; 0, inf where there is none): what
+        the importer reports as Pulse.grad."""
+        amp = np.zeros((len(blocks), 3))
+        delay = np.full((len(blocks), 3), np.inf)
         key = blocks.tobytes()
         if self._at_blocks is None or self._at_blocks[0] != key:  # static: once per layout
-            where = [self.block_event.get(int(b)) for b in blocks]
-            traps = [(i, w[1]) for i, w in enumerate(where) if w and w[0] == "trap"]
-            grads = [(i, w[1]) for i, w in enumerate(where) if w and w[0] == "grad"]
-            self._at_blocks = (key, tuple(map(list, zip(*traps))), grads)
+            where = [(r, c, self.block_event.get((c, int(b)))) for r, b in enumerate(blocks)
+                     for c in range(3)]
+            traps = [(r, c, w[1]) for r, c, w in where if w and w[0] == "trap"]
+            grads = [(r, c, w[1]) for r, c, w in where if w and w[0] == "grad"]
+            self._at_blocks = (key, tuple(np.array(x, dtype=np.int64) for x in zip(*traps)), grads)
         _, traps, grads = self._at_blocks
         if traps:
-            rows, idx = traps
-            amp[rows] = self.trap["amplitude"].gather(env, device).detach().cpu().numpy()[idx]
-            delay[rows] = self.trap["delay"].gather(env, device).detach().cpu().numpy()[idx]
+            rows, cols, idx = traps
+            amp[rows, cols] = _numpy(self.trap["amplitude"].gather(env, device))[idx]
+            delay[rows, cols] = _numpy(self.trap["delay"].gather(env, device))[idx]
         if grads:  # gradients during pulses are few: one small loop
-            w_all = self.waveform.gather(env, device).detach().cpu().numpy()
-            d_all = self.grad["delay"].gather(env, device).detach().cpu().numpy()
-            for i, k in grads:
+            w_all = _numpy(self.waveform.gather(env, device))
+            d_all = _numpy(self.grad["delay"].gather(env, device))
+            for r, c, k in grads:
                 seg = w_all[self.waveform.offsets[k]:self.waveform.offsets[k + 1]]
                 nz = seg[np.nonzero(seg)[0]]
-                amp[i] = np.abs(seg).max() * (np.sign(nz[0]) if len(nz) else 1.0) if len(seg) else 0.0
-                delay[i] = d_all[k]
+                amp[r, c] = np.abs(seg).max() * (np.sign(nz[0]) if len(nz) else 1.0) if len(seg) else 0.0
+                delay[r, c] = d_all[k]
         return amp, delay
 
 
@@ -322,7 +341,7 @@ class Layout:
         self.sample_k = (np.concatenate([np.arange(n) for n in counts]) if len(counts)
                          else np.zeros(0)).astype(np.float64)
 
-        self.gradients = {ch: GradientPlan(v, blocks, ch) for ch in "xyz"}
+        self.gradients = Gradients(v, blocks)
 
         labels = [(i, e) for i, b in enumerate(blocks) for e in b.events if e.kind == "label"]
         self.label_block = np.array([i for i, _ in labels], dtype=np.int64)
@@ -341,8 +360,7 @@ class Layout:
         fields = [self.block_duration, self.rf_nominal_duration, self.label_value,
                   *self.rf.values(), *self.adc.values()]
         nodes = {int(n) for f in fields for n in f.dyn_nodes}
-        for plan in self.gradients.values():
-            nodes.update(plan.dynamic_nodes())
+        nodes.update(self.gradients.dynamic_nodes())
         for shape, members in self.waveform_groups.items():
             nodes.update(int(n) for n in shapes_nodes(shape))
         return sorted(nodes)
@@ -386,34 +404,23 @@ def _segments(tb, ab):
 
 
 class _Waveforms:
-    """The x, y, z gradient waveforms as rows of one table, for moments at many times.
+    """The x, y, z gradient waveforms (:meth:`Gradients.points`), for moments at many times.
 
-    Each row holds a channel's breakpoints, padded to a common length by repeating
-    the last one (a channel with fewer than two is a zero row); the lookups stay
-    within each channel's own segments, so the arithmetic per channel is that of a
-    single waveform, bit for bit.
+    The lookups stay within each channel's own ``n`` breakpoints (a row with fewer
+    than two is zero), so the arithmetic per channel is that of a single waveform,
+    bit for bit.
     """
 
-    def __init__(self, points):
-        device = points[0][0].device
-        self.n = np.array([len(t) for t, _ in points])
-        self.n[self.n < 2] = 0
-        self.length = length = int(max(2, self.n.max()))
-        offsets = np.concatenate([[0], np.cumsum([len(t) for t, _ in points])])
-        idx = np.full((3, length), offsets[-1])  # the appended 0 pads the empty rows
-        for c, n in enumerate(self.n):
-            if n:
-                idx[c] = offsets[c] + np.minimum(np.arange(length), n - 1)
-        idx = torch.as_tensor(idx.reshape(-1), device=device)
-        pad = torch.zeros(1, dtype=torch.float64, device=device)
-        self.tb = _take(torch.cat([t for t, _ in points] + [pad]), idx).reshape(3, length)
-        self.ab = _take(torch.cat([a for _, a in points] + [pad]), idx).reshape(3, length)
-        _, _, slope, m0 = _segments(self.tb, self.ab)
+    def __init__(self, tb, ab, n):
+        self.tb, self.ab = tb, ab
+        self.n = np.where(n >= 2, n, 0)
+        self.length = tb.shape[1]
+        _, _, slope, m0 = _segments(tb, ab)
         # one more column, so that segment j of channel c is entry c·length + j of every table
-        column = torch.zeros((3, 1), dtype=torch.float64, device=device)
+        column = torch.zeros((3, 1), dtype=torch.float64, device=tb.device)
         self.slope = torch.cat([slope, column], 1)
         self.m0 = torch.cat([m0, column], 1)
-        self.tb_np = _numpy(self.tb)
+        self.tb_np = _numpy(tb)
 
     def moments(self, t):
         """Integral from -inf to each of the non-decreasing times t (s) on each channel: [t, 3]."""
@@ -440,13 +447,13 @@ class _Waveforms:
         return m0 + dt * (a0 + 0.5 * k * dt)
 
 
-def _gradient_moments(points, edges):
+def _gradient_moments(tb, ab, n, edges):
     """Gradient moment of every event on each channel (``[events, 3]``, 1/m): the exact
-    integral of the piecewise-linear waveforms between the event's boundaries ``edges``
-    (s, in time order)."""
-    if all(len(t) < 2 for t, _ in points):
+    integral of the piecewise-linear waveforms (breakpoints ``tb``, ``ab``, ``n`` per
+    channel) between the event's boundaries ``edges`` (s, in time order)."""
+    if np.all(n < 2):
         return torch.zeros((edges.shape[0] - 1, 3), dtype=torch.float64, device=edges.device)
-    moments = _Waveforms(points).moments(edges)
+    moments = _Waveforms(tb, ab, n).moments(edges)
     return moments[1:] - moments[:-1]
 
 
@@ -539,15 +546,17 @@ def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=
         sample_t = torch.zeros(0, **f64)
         sample_phase = torch.zeros(0, **f64)
 
-    points = {ch: plan.points(block_start, env, device) for ch, plan in layout.gradients.items()}
+    gradients = layout.gradients
+    tb, ab = gradients.points(block_start, env, device)  # [3, points]
 
     # the structure (which boundary sits where, in which repetition) from detached
     # copies with numpy; then the differentiable values gathered by it with torch
-    b = _boundaries(centre, pulse_start, pulse_end, total, sample_t, [points[ch][0] for ch in "xyz"])
+    breakpoints = _numpy(tb).reshape(-1)[gradients.flat]  # x, y, z one after another
+    b = _boundaries(centre, pulse_start, pulse_end, total, sample_t, breakpoints)
     on = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
     if b.sample_keep is not None:  # samples before the first pulse are not simulated
         sample_t = _take(sample_t, on(b.sample_keep))
-    grad_t = _take(torch.cat([points[ch][0] for ch in "xyz"]), on(b.grad_pick))
+    grad_t = _take(tb.reshape(-1), on(gradients.flat[b.grad_pick]))
     edges = _take(torch.cat([pulse_start[1:], centre, pulse_end, grad_t, sample_t]), on(b.order))
 
     event_time = edges[1:] - edges[:-1]
@@ -558,7 +567,7 @@ def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=
                                   torch.zeros_like(event_time))
     else:  # no ADC at all
         event_phase = torch.zeros_like(event_time)
-    gradm = _gradient_moments([points[ch] for ch in "xyz"], edges)
+    gradm = _gradient_moments(tb, ab, gradients.n, edges)
     return _repetitions(layout, env, device, rf, angle, phase, pulse_of, event_time, gradm,
                         event_phase, b, n_p)
 
@@ -586,8 +595,9 @@ def _numpy(x):
     return x.detach().cpu().numpy()
 
 
-def _boundaries(centre, pulse_start, pulse_end, total, sample_t, grad_times):
-    """The :class:`Boundaries` of a lowering, from (detached) times in s."""
+def _boundaries(centre, pulse_start, pulse_end, total, sample_t, breakpoints):
+    """The :class:`Boundaries` of a lowering, from (detached) times in s; ``breakpoints``:
+    the gradient breakpoints of x, y and z one after another (numpy)."""
     c, ps, pe = _numpy(centre), _numpy(pulse_start), _numpy(pulse_end)
     st = _numpy(sample_t)
     n_p = len(c)
@@ -617,16 +627,18 @@ def _boundaries(centre, pulse_start, pulse_end, total, sample_t, grad_times):
 
     # gradient breakpoints between pulse end and next pulse start, outside the ADC span
     # (and not after the last sample of the last repetition), distinct to 1 µs
-    g = np.concatenate([_numpy(t) for t in grad_times])
-    g_rep = np.searchsorted(c, g, side="right") - 1
-    r = np.maximum(g_rep, 0)
-    keep = ((g_rep >= 0) & (g >= pe[r] + EDGE_EPS) & (g <= next_start[r] - EDGE_EPS)
-            & ~(has_adc[r] & (g > adc_first[r] - EDGE_EPS) & (g < adc_last[r] + EDGE_EPS)))
+    g = breakpoints
+    by_time = np.argsort(g, kind="stable")  # each channel is in time order: a merge
+    gs = g[by_time]
+    per_rep = np.diff(np.concatenate([[0], np.searchsorted(gs, c, side="left"), [len(gs)]]))
+    rep = np.repeat(np.arange(-1, n_p), per_rep)  # the repetition of each breakpoint
+    r = np.maximum(rep, 0)
+    keep = ((rep >= 0) & (gs >= pe[r] + EDGE_EPS) & (gs <= next_start[r] - EDGE_EPS)
+            & ~(has_adc[r] & (gs > adc_first[r] - EDGE_EPS) & (gs < adc_last[r] + EDGE_EPS)))
     last = n_p - 1
     if has_adc[last]:
-        keep &= ~((g_rep == last) & (g > adc_last[last]))
-    pick = np.flatnonzero(keep)
-    pick = pick[np.argsort(g[pick], kind="stable")]  # each channel is sorted: a merge
+        keep &= ~((rep == last) & (gs > adc_last[last]))
+    pick = by_time[keep]
     if len(pick):
         rounded = _round_decimals(g[pick], EDGE_DECIMALS)
         pick = pick[np.concatenate([[True], rounded[1:] != rounded[:-1]])]
@@ -760,11 +772,9 @@ def _repetitions(layout, env, device, rf, angle, phase, pulse_of, event_time, gr
         labels = Labels(list(ADC_LABELS), values, device)
 
     # pulse fields (Pulse.grad, off_res: informational, as the importer fills them)
-    rf_grad = np.zeros((len(layout.rf_block), 3))
-    shape_end = (rf["shape_dur"] + rf["delay"]).detach().cpu().numpy()
-    for c, plan in enumerate(layout.gradients.values()):
-        amp, delay = plan.amplitude_at(layout.rf_block, env, device)
-        rf_grad[:, c] = np.where(delay <= shape_end, amp, 0.0)
+    shape_end = _numpy(rf["shape_dur"] + rf["delay"])
+    amp, delay = layout.gradients.amplitude_at(layout.rf_block, env, device)
+    rf_grad = np.where(delay <= shape_end[:, None], amp, 0.0)
     gradients = PulseGradients(rf_grad.astype(np.float32), device)
     usage = layout.pulse_usage(mr0)
     off_res = ((rf["freq_offset"] != 0).cpu().numpy() | (rf_grad != 0).any(1)).tolist()
