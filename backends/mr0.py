@@ -560,13 +560,11 @@ def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=
     edges = _take(torch.cat([pulse_start[1:], centre, pulse_end, grad_t, sample_t]), on(b.order))
 
     event_time = edges[1:] - edges[:-1]
-    event_sample = b.event_sample  # an ADC event ends at its sample
-    event_adc = on(event_sample >= 0)
-    if sample_phase.numel():
-        event_phase = torch.where(event_adc, _take(sample_phase, on(np.maximum(event_sample, 0))),
-                                  torch.zeros_like(event_time))
-    else:  # no ADC at all
-        event_phase = torch.zeros_like(event_time)
+    # an ADC event ends at its sample: its phase; the other events' phases are 0
+    # (the entry appended after the samples)
+    n_samples = sample_phase.shape[0]
+    at_sample = np.where(b.event_sample >= 0, b.event_sample, n_samples)
+    event_phase = _take(torch.cat([sample_phase, torch.zeros(1, **f64)]), on(at_sample))
     gradm = _gradient_moments(tb, ab, gradients.n, edges)
     return _repetitions(layout, env, device, rf, angle, phase, pulse_of, event_time, gradm,
                         event_phase, b, n_p)
@@ -601,28 +599,12 @@ def _boundaries(centre, pulse_start, pulse_end, total, sample_t, breakpoints):
     c, ps, pe = _numpy(centre), _numpy(pulse_start), _numpy(pulse_end)
     st = _numpy(sample_t)
     n_p = len(c)
-    sample_keep = None
-    sample_id = np.arange(len(st))
-    if len(st) and np.all(st[1:] >= st[:-1]):
-        # samples in time order (ADCs in block order, the usual case): repetition r holds
-        # the samples first[r]:first[r + 1] (the centres are in time order)
-        first = np.append(np.searchsorted(st, c, side="left"), len(st))
-        has_adc = first[1:] > first[:-1]
-        adc_first = np.where(has_adc, st[np.minimum(first[:-1], len(st) - 1)], np.inf)
-        adc_last = np.where(has_adc, st[np.maximum(first[1:] - 1, 0)], -np.inf)
-        if first[0] > 0:
-            sample_keep = sample_id = np.arange(first[0], len(st))
-            st = st[sample_keep]
-    else:
-        sample_rep = np.searchsorted(c, st, side="right") - 1
-        if len(st) and sample_rep.min() < 0:
-            sample_keep = np.flatnonzero(sample_rep >= 0)
-            st, sample_rep, sample_id = st[sample_keep], sample_rep[sample_keep], sample_keep
-        adc_first = np.full(n_p, np.inf)
-        adc_last = np.full(n_p, -np.inf)
-        np.minimum.at(adc_first, sample_rep, st)
-        np.maximum.at(adc_last, sample_rep, st)
-        has_adc = np.isfinite(adc_first)
+    in_order = np.all(st[1:] >= st[:-1])  # ADCs in block order: the usual case
+    sample_keep, adc_first, adc_last = (_adc_spans_sorted if in_order else _adc_spans)(c, st)
+    has_adc = np.isfinite(adc_first)
+    sample_id = np.arange(len(st)) if sample_keep is None else sample_keep
+    if sample_keep is not None:  # samples before the first pulse are not simulated
+        st = st[sample_keep]
     next_start = np.append(ps[1:], _numpy(total))
 
     # gradient breakpoints between pulse end and next pulse start, outside the ADC span
@@ -657,6 +639,33 @@ def _boundaries(centre, pulse_start, pulse_end, total, sample_t, breakpoints):
     counts = np.bincount(event_rep, minlength=n_p)
     has_samples = np.bincount(event_rep[event_sample >= 0], minlength=n_p) > 0
     return Boundaries(pick, sample_keep, order, event_sample, counts, has_samples)
+
+
+def _adc_spans(centre, sample_t):
+    """(the samples after the first centre, or None for all; per repetition the first
+    and the last sample time, inf / -inf for none), for samples in any order."""
+    rep = np.searchsorted(centre, sample_t, side="right") - 1  # the centres are in time order
+    keep = None
+    if len(sample_t) and rep.min() < 0:
+        keep = np.flatnonzero(rep >= 0)
+        sample_t, rep = sample_t[keep], rep[keep]
+    first = np.full(len(centre), np.inf)
+    last = np.full(len(centre), -np.inf)
+    np.minimum.at(first, rep, sample_t)
+    np.maximum.at(last, rep, sample_t)
+    return keep, first, last
+
+
+def _adc_spans_sorted(centre, sample_t):
+    """:func:`_adc_spans` for samples in time order: repetition r holds the samples
+    at[r]:at[r + 1]."""
+    at = np.append(np.searchsorted(sample_t, centre, side="left"), len(sample_t))
+    some = at[1:] > at[:-1]
+    t = np.append(sample_t, 0.0)  # (indexable when there are no samples)
+    first = np.where(some, t[np.minimum(at[:-1], len(sample_t) - 1)], np.inf)
+    last = np.where(some, t[np.maximum(at[1:] - 1, 0)], -np.inf)
+    keep = np.arange(at[0], len(sample_t)) if at[0] > 0 else None
+    return keep, first, last
 
 
 def _round_decimals(x, decimals):

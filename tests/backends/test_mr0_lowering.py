@@ -216,6 +216,22 @@ def test_moments_at_many_times_equal_one_lookup_per_time():
             assert torch.equal(ours[:, c], m0[j] + dt * (a0[j] + 0.5 * slope[j] * dt)), trial
 
 
+def test_adc_spans_of_samples_in_time_order_equal_the_general_case():
+    """Which samples are simulated and each repetition's first / last sample: the merge
+    for samples in time order equals the general per-sample search (samples before the
+    first pulse, repetitions without samples, samples on a pulse centre, no samples)."""
+    gen = np.random.default_rng(0)
+    for _ in range(300):
+        centre = np.sort(gen.integers(0, 30, gen.integers(1, 8)).astype(float))
+        samples = np.sort(gen.integers(-3, 35, gen.integers(0, 40)).astype(float))
+        fast, general = (mr0_backend._adc_spans_sorted(centre, samples),
+                         mr0_backend._adc_spans(centre, samples))
+        assert (fast[0] is None) == (general[0] is None)
+        if fast[0] is not None:
+            assert np.array_equal(fast[0], general[0])
+        assert np.array_equal(fast[1], general[1]) and np.array_equal(fast[2], general[2])
+
+
 def test_boundary_rounding_equals_torch_round():
     """Gradient breakpoints are distinct boundaries when they differ after rounding to
     1 µs; the numpy rounding is torch.round(x, decimals=6) to the bit, halfway cases included."""
