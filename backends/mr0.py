@@ -184,9 +184,7 @@ class Gradients:
         grad_points = n + 4
         grad_offsets = np.concatenate([[0], np.cumsum(grad_points)])
         # the table: per channel, indices into [trap points, gradient points, 0]
-        trap_k, grad_k = {}, {}
-        for k, (c, i, _) in enumerate(traps):
-            trap_k[(c, i)] = k
+        trap_k = {(c, i): k for k, (c, i, _) in enumerate(traps)}
         rows = []
         for c in range(3):
             row = []
