@@ -74,6 +74,22 @@ def median_time(fn, repeat):
     return statistics.median(times)
 
 
+def interleaved_medians(script_step, reexec_step, repeat):
+    """Median times of (a) and (b) measured alternately -- one (a) step every other
+    (b) step -- so that a machine whose speed drifts during the run (a shared or
+    throttled CPU) slows both alike and their ratio stays meaningful."""
+    times_a, times_b = [], []
+    for i in range(repeat):
+        if i % 2 == 0:
+            t = time.perf_counter()
+            script_step()
+            times_a.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        reexec_step()
+        times_b.append(time.perf_counter() - t)
+    return statistics.median(times_a), statistics.median(times_b)
+
+
 def _status_kib(field):
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -147,8 +163,7 @@ def measure(name, fn, make_params, static, device, repeat, gc_freeze=True):
     reexec_step()
     assert traced.trace_count == 1, "re-execution re-traced"
     with pulseqzero.frozen_heap() if gc_freeze else contextlib.nullcontext():
-        t_a = median_time(script_step, max(1, repeat // 2))
-        t_b = median_time(reexec_step, repeat)
+        t_a, t_b = interleaved_medians(script_step, reexec_step, repeat)
 
     graph = traced.trace(*params, **static)
     names = graph.ir.param_names
@@ -193,7 +208,7 @@ def main(argv=None):
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"pulseqzero re-execution benchmark -- device {gpu}, torch {torch.__version__}, "
           f"{os.cpu_count()} CPUs, {torch.get_num_threads()} torch thread(s); median of "
-          f"{args.repeat} steps (script: {max(1, args.repeat // 2)}), "
+          f"{args.repeat} steps (script: {(args.repeat + 1) // 2}, interleaved), "
           f"{'default garbage collection' if args.no_freeze else 'frozen_heap()'}")
     head = (f"{'seq':4} {'N':>4} {'blocks':>6} {'(a) script':>11} {'(b) reexec':>11} {'a/b':>6} | "
             f"{'guards':>8} {'eval':>8} {'lower':>8} {'a/(g+e)':>8} | {'ops plan':>8} {'ops ref':>8} "
