@@ -91,18 +91,22 @@ class Field:
         return _take(torch.cat([const, dyn]), where)
 
     def _tensors(self, device):
-        """(constants, index of every entry in [constants, dynamic values]) on a device:
-        one gather puts the evaluated values in their places (cached per device)."""
         hit = self._on_device.get(device)
         if hit is None:
-            const = torch.as_tensor(self.const, dtype=torch.float64, device=device)
-            where = None
-            if len(self.dyn_pos):
-                index = np.arange(len(self.const))
-                index[self.dyn_pos] = len(self.const) + np.arange(len(self.dyn_pos))
-                where = torch.as_tensor(index, device=device)
-            hit = self._on_device[device] = (const, where)
+            hit = self._on_device[device] = _placement(self.const, self.dyn_pos, device)
         return hit
+
+
+def _placement(const, dynamic, device):
+    """(the constants as a tensor, the index of every entry in [constants, dynamic
+    values]; None when nothing is dynamic): one gather then puts the evaluated values
+    at their positions ``dynamic``."""
+    where = None
+    if len(dynamic):
+        index = np.arange(len(const))
+        index[dynamic] = len(const) + np.arange(len(dynamic))
+        where = torch.as_tensor(index, device=device)
+    return torch.as_tensor(const, dtype=torch.float64, device=device), where
 
 
 class VectorField:
@@ -136,14 +140,8 @@ class VectorField:
     def _tensors(self, device):
         hit = self._on_device.get(device)
         if hit is None:
-            const = torch.as_tensor(self.const, dtype=torch.float64, device=device)
-            where = None
-            if self.dyn:
-                pos = np.concatenate([np.arange(lo, hi) for lo, hi, _ in self.dyn])
-                index = np.arange(len(self.const))
-                index[pos] = len(self.const) + np.arange(len(pos))
-                where = torch.as_tensor(index, device=device)
-            hit = self._on_device[device] = (const, where)
+            pos = np.concatenate([np.arange(lo, hi) for lo, hi, _ in self.dyn] or [np.zeros(0, int)])
+            hit = self._on_device[device] = _placement(self.const, pos, device)
         return hit
 
 
@@ -409,8 +407,8 @@ class _Waveforms:
     bit for bit.
     """
 
-    def __init__(self, tb, ab, n):
-        self.tb, self.ab = tb, ab
+    def __init__(self, tb, ab, tb_np, n):
+        self.tb, self.ab, self.tb_np = tb, ab, tb_np
         self.n = np.where(n >= 2, n, 0)
         self.length = tb.shape[1]
         _, _, slope, m0 = _segments(tb, ab)
@@ -418,7 +416,6 @@ class _Waveforms:
         column = torch.zeros((3, 1), dtype=torch.float64, device=tb.device)
         self.slope = torch.cat([slope, column], 1)
         self.m0 = torch.cat([m0, column], 1)
-        self.tb_np = _numpy(tb)
 
     def moments(self, t):
         """Integral from -inf to each of the non-decreasing times t (s) on each channel: [t, 3]."""
@@ -445,13 +442,14 @@ class _Waveforms:
         return m0 + dt * (a0 + 0.5 * k * dt)
 
 
-def _gradient_moments(tb, ab, n, edges):
+def _gradient_moments(tb, ab, tb_np, n, edges):
     """Gradient moment of every event on each channel (``[events, 3]``, 1/m): the exact
     integral of the piecewise-linear waveforms (breakpoints ``tb``, ``ab``, ``n`` per
-    channel) between the event's boundaries ``edges`` (s, in time order)."""
+    channel; ``tb_np``: ``tb`` in numpy) between the event's boundaries ``edges`` (s, in
+    time order)."""
     if np.all(n < 2):
         return torch.zeros((edges.shape[0] - 1, 3), dtype=torch.float64, device=edges.device)
-    moments = _Waveforms(tb, ab, n).moments(edges)
+    moments = _Waveforms(tb, ab, tb_np, n).moments(edges)
     return moments[1:] - moments[:-1]
 
 
@@ -549,7 +547,8 @@ def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=
 
     # the structure (which boundary sits where, in which repetition) from detached
     # copies with numpy; then the differentiable values gathered by it with torch
-    breakpoints = _numpy(tb).reshape(-1)[gradients.flat]  # x, y, z one after another
+    tb_np = _numpy(tb)
+    breakpoints = tb_np.reshape(-1)[gradients.flat]  # x, y, z one after another
     b = _boundaries(centre, pulse_start, pulse_end, total, sample_t, breakpoints)
     on = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
     if b.sample_keep is not None:  # samples before the first pulse are not simulated
@@ -563,7 +562,7 @@ def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=
     n_samples = sample_phase.shape[0]
     at_sample = np.where(b.event_sample >= 0, b.event_sample, n_samples)
     event_phase = _take(torch.cat([sample_phase, torch.zeros(1, **f64)]), on(at_sample))
-    gradm = _gradient_moments(tb, ab, gradients.n, edges)
+    gradm = _gradient_moments(tb, ab, tb_np, gradients.n, edges)
     return _repetitions(layout, env, device, rf, angle, phase, pulse_of, event_time, gradm,
                         event_phase, b, n_p)
 

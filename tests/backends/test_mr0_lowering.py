@@ -203,7 +203,7 @@ def test_moments_at_many_times_equal_one_lookup_per_time():
             if len(t) >= 2:
                 tb[c], ab[c] = t[torch.arange(length).clamp(max=len(t) - 1)], a[
                     torch.arange(length).clamp(max=len(t) - 1)]
-        ours = mr0_backend._Waveforms(tb, ab, n).moments(times)
+        ours = mr0_backend._Waveforms(tb, ab, tb.numpy(), n).moments(times)
         for c, (tb, ab) in enumerate(points):
             if len(tb) < 2:
                 assert torch.equal(ours[:, c], torch.zeros(len(times), **f64))
