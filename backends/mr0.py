@@ -697,10 +697,6 @@ def _peak_times(layout, env, device):
     return times
 
 
-def _diff(x):
-    return x[1:] - x[:-1]
-
-
 def _take(x, idx):
     """x[idx] along the first axis (index_select: several times faster than x[idx] on CPU)."""
     return torch.index_select(x, 0, idx)
