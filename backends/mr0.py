@@ -345,6 +345,7 @@ class Layout:
         self.label_set = np.array([e.type == "labelset" for _, e in labels], dtype=bool)
         self.label_value = Field(v, [e.value for _, e in labels])
         self._pulse_usage = None  # MRzeroCore.PulseUsage per pulse, on first lowering
+        self._label_states = None  # label_states, where they do not depend on parameters
 
     def pulse_usage(self, mr0) -> list:
         """``MRzeroCore.PulseUsage`` of every pulse (computed once)."""
@@ -362,25 +363,33 @@ class Layout:
         return sorted(nodes)
 
     def label_states(self, env, device) -> dict:
-        """Label name -> state (int) at every ADC, from the SET / INC events before it."""
+        """Label name -> state (int) at every ADC sample, from the SET / INC events before
+        its ADC; only the labels that are not 0 throughout. Computed once where the label
+        values do not depend on parameters (the usual case: loop counters)."""
+        static = len(self.label_value.dyn_pos) == 0
+        if static and self._label_states is not None:
+            return self._label_states
         n_adc = len(self.adc_block)
-        values = self.label_value.gather(env, device).detach().cpu().numpy()
+        values = _numpy(self.label_value.gather(env, device))
         states = {}
         for name in ADC_LABELS:
             mine = [k for k, nm in enumerate(self.label_name) if nm == name]
-            state = np.zeros(n_adc, dtype=np.int64)
-            if mine:
-                blocks = self.label_block[mine]
-                vals = np.rint(values[mine]).astype(np.int64)
-                is_set = self.label_set[mine]
-                after = np.zeros(len(mine), dtype=np.int64)
-                current = 0
-                for j in range(len(mine)):  # label events only (few), not blocks
-                    current = vals[j] if is_set[j] else current + vals[j]
-                    after[j] = current
-                last = np.searchsorted(blocks, self.adc_block, side="right") - 1
-                state = np.where(last >= 0, after[np.maximum(last, 0)], 0)
-            states[name] = state
+            if not mine:
+                continue
+            blocks = self.label_block[mine]
+            vals = np.rint(values[mine]).astype(np.int64)
+            is_set = self.label_set[mine]
+            after = np.zeros(len(mine), dtype=np.int64)
+            current = 0
+            for j in range(len(mine)):  # label events only (few), not blocks
+                current = vals[j] if is_set[j] else current + vals[j]
+                after[j] = current
+            last = np.searchsorted(blocks, self.adc_block, side="right") - 1
+            state = np.where(last >= 0, after[np.maximum(last, 0)], 0) if n_adc else np.zeros(0, np.int64)
+            if state.any():
+                states[name] = state[self.sample_adc]
+        if static:
+            self._label_states = states
         return states
 
 
@@ -390,13 +399,13 @@ def shapes_nodes(shape):
 
 
 def _segments(tb, ab):
-    """Start, amplitude, slope and moment before it of each segment of the
-    piecewise-linear waveform (tb, ab) (along the last axis: one waveform per row)."""
-    t0, a0 = tb[..., :-1], ab[..., :-1]
-    width = tb[..., 1:] - t0
+    """Half the slope and the moment before it of each segment of the piecewise-linear
+    waveform (tb, ab) (along the last axis: one waveform per row)."""
+    a0 = ab[..., :-1]
+    width = tb[..., 1:] - tb[..., :-1]
     slope = (ab[..., 1:] - a0) / torch.where(width > 0, width, torch.ones_like(width))
     area = 0.5 * (a0 + ab[..., 1:]) * width
-    return t0, a0, slope, torch.cumsum(area, -1) - area
+    return 0.5 * slope, torch.cumsum(area, -1) - area
 
 
 class _Waveforms:
@@ -411,10 +420,10 @@ class _Waveforms:
         self.tb, self.ab, self.tb_np = tb, ab, tb_np
         self.n = np.where(n >= 2, n, 0)
         self.length = tb.shape[1]
-        _, _, slope, m0 = _segments(tb, ab)
+        half_slope, m0 = _segments(tb, ab)
         # one more column, so that segment j of channel c is entry c·length + j of every table
         column = torch.zeros((3, 1), dtype=torch.float64, device=tb.device)
-        self.slope = torch.cat([slope, column], 1)
+        self.half_slope = torch.cat([half_slope, column], 1)
         self.m0 = torch.cat([m0, column], 1)
 
     def moments(self, t):
@@ -431,15 +440,20 @@ class _Waveforms:
             # (a binary search per breakpoint, not per time). Breakpoints may be out of order
             # by rounding (an event's end a hair past the next block's start).
             tb = self.tb_np[c, :n]
-            tc = np.clip(t_np, tb[0], tb[-1])
-            first = np.sort(np.searchsorted(tc, tb, side="left"))  # from here on, at or before
-            runs = np.diff(np.concatenate([[0], first, [m]]))  # times with 0, 1, ..., n of them
-            at[:, c] = np.repeat(c * self.length + np.clip(np.arange(-1, n), 0, n - 2), runs)
+            first = np.searchsorted(t_np, tb, side="left")
+            first[tb <= tb[0]] = 0  # (as among the times clamped to [tb[0], tb[-1]])
+            first[tb > tb[-1]] = m
+            first.sort()
+            runs = np.empty(n + 1, dtype=np.int64)  # times with 0, 1, ..., n of them
+            runs[0], runs[n] = first[0], m - first[-1]
+            np.subtract(first[1:], first[:-1], out=runs[1:n])
+            at[:, c] = np.repeat(np.arange(c * self.length - 1, c * self.length + n).clip(
+                c * self.length, c * self.length + n - 2), runs)
         at = torch.as_tensor(at.reshape(-1), device=t.device)
-        t0, a0, k, m0 = (_take(x.reshape(-1), at).reshape(m, 3)
-                         for x in (self.tb, self.ab, self.slope, self.m0))
+        t0, a0, half_k, m0 = (_take(x.reshape(-1), at).reshape(m, 3)
+                              for x in (self.tb, self.ab, self.half_slope, self.m0))
         dt = torch.clamp(t[:, None], self.tb[:, 0], self.tb[:, -1]) - t0
-        return m0 + dt * (a0 + 0.5 * k * dt)
+        return m0 + dt * (a0 + half_k * dt)
 
 
 def _gradient_moments(tb, ab, tb_np, n, edges):
@@ -757,29 +771,19 @@ def _repetitions(layout, env, device, rf, angle, phase, pulse_of, event_time, gr
     counts = b.counts.tolist()
     first_event = (np.cumsum(b.counts) - b.counts).tolist()
     has_samples = b.has_samples.tolist()
-    event_adc = b.event_sample >= 0
     et = torch.split(event_time.float(), counts)
     gm = torch.split(gradm.float(), counts)
     ph = torch.split(event_phase.float(), counts)
-    us = torch.split(torch.as_tensor(event_adc.astype(np.int32), device=device), counts)
+    us = torch.split(torch.as_tensor((b.event_sample >= 0).astype(np.int32), device=device), counts)
 
     # labels at each ADC sample (MRzeroCore's importer fills adc_labels), made on first use
     labels = None
     if len(layout.adc_block):
-        values = {}
-        sample = np.maximum(b.event_sample, 0)
-        for name, state in layout.label_states(env, device).items():
-            if state.any():
-                values[name] = np.where(event_adc, state[layout.sample_adc][sample], 0)
-        labels = Labels(list(ADC_LABELS), values, device)
+        labels = Labels(list(ADC_LABELS), layout.label_states(env, device), b.event_sample, device)
 
-    # pulse fields (Pulse.grad, off_res: informational, as the importer fills them)
-    shape_end = _numpy(rf["shape_dur"] + rf["delay"])
-    amp, delay = layout.gradients.amplitude_at(layout.rf_block, env, device)
-    rf_grad = np.where(delay <= shape_end[:, None], amp, 0.0)
-    gradients = PulseGradients(rf_grad.astype(np.float32), device)
+    # Pulse.grad and off_res (informational, as the importer fills them), made on first use
+    gradients = PulseGradients(lambda: _pulse_gradients(layout, env, device, rf), device)
     usage = layout.pulse_usage(mr0)
-    off_res = ((rf["freq_offset"] != 0).cpu().numpy() | (rf_grad != 0).any(1)).tolist()
     # per-pulse scalars as views (one op each, not one per repetition)
     angles, phases = torch.unbind(angle.float()), torch.unbind(phase.float())
     freqs, durs = (_pulse_scalars(rf[name], layout.rf[name]) for name in ("freq_offset", "shape_dur"))
@@ -793,7 +797,7 @@ def _repetitions(layout, env, device, rf, angle, phase, pulse_of, event_time, gr
         pulse = new(Pulse)
         pulse.__dict__ = {"usage": usage[p], "angle": angles[i], "phase": phases[i],
                           "pulse_freq": zero, "freq_offset": freqs[p], "duration": durs[p],
-                          "_gradients": gradients, "_pulse": p, "off_res": off_res[p],
+                          "_gradients": gradients, "_pulse": p,
                           "shim_array": shim, "selective": True}
         rep = new(Repetition)
         rep.__dict__ = {"pulse": pulse, "event_count": n, "event_time": et[i], "gradm": gm[i],
@@ -801,3 +805,15 @@ def _repetitions(layout, env, device, rf, angle, phase, pulse_of, event_time, gr
                         "_labels": labels if has_samples[i] else None, "_first_event": first_event[i]}
         reps.append(rep)
     return mr0.Sequence(reps, normalized_grads=False)
+
+
+def _pulse_gradients(layout, env, device, rf):
+    """Per pulse: the gradient amplitudes during it (Hz/m, float32 [pulses, 3]: 0 on a
+    channel whose gradient starts after the pulse's shape ends) and whether it is off
+    resonance (a frequency offset or a gradient), as the importer fills ``Pulse.grad``
+    and ``Pulse.off_res``."""
+    shape_end = _numpy(rf["shape_dur"] + rf["delay"])
+    amp, delay = layout.gradients.amplitude_at(layout.rf_block, env, device)
+    rf_grad = np.where(delay <= shape_end[:, None], amp, 0.0)
+    off_res = (_numpy(rf["freq_offset"]) != 0) | (rf_grad != 0).any(1)
+    return rf_grad.astype(np.float32), off_res

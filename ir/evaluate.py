@@ -249,9 +249,8 @@ class _NumpyBackend:
     def as_bool(self, x):
         return x != 0 if x.dtype != np.bool_ else x
 
-    def op(self, name, args, attrs):
-        with np.errstate(all="ignore"):
-            return _ops.OPS[name].numpy(*args, *attrs)
+    def op(self, name, args, attrs):  # (a run evaluates under np.errstate(all="ignore"))
+        return _ops.OPS[name].numpy(*args, *attrs)
 
     def unbind(self, x):
         return [x[:, r] for r in range(x.shape[1])]
@@ -591,7 +590,11 @@ class Plan:
             be = _TorchBackend(torch.device(device))
         else:
             raise ValueError(f"unknown backend {backend!r}")
-        r = _Run(self, be, inputs, batch)
+        if be.name == "numpy":
+            with np.errstate(all="ignore"):  # as the trace evaluated (ops.eval_numpy)
+                r = _Run(self, be, inputs, batch)
+        else:
+            r = _Run(self, be, inputs, batch)
         return Env(self, r, 0 if batch is None else None)
 
 

@@ -191,6 +191,8 @@ def test_moments_at_many_times_equal_one_lookup_per_time():
             t = torch.sort(torch.randint(0, 30, (n,), generator=gen).to(**f64)).values
             if n > 3 and trial % 3 == 0:  # out of order by one ulp
                 t[2] = torch.nextafter(t[3], torch.tensor(1e9, **f64))
+            if n > 2 and trial % 5 == 0:  # a point a hair before the first
+                t[1] = torch.nextafter(t[0], torch.tensor(-1e9, **f64))
             points.append((t, torch.randn(n, generator=gen, **f64)))
         times = torch.sort(torch.randint(-5, 35, (40,), generator=gen).to(**f64) / 1.3).values
         if all(len(t) < 2 for t, _ in points):
@@ -208,12 +210,12 @@ def test_moments_at_many_times_equal_one_lookup_per_time():
             if len(tb) < 2:
                 assert torch.equal(ours[:, c], torch.zeros(len(times), **f64))
                 continue
-            t0, a0, slope, m0 = mr0_backend._segments(tb, ab)
+            half_slope, m0 = mr0_backend._segments(tb, ab)
             tc = torch.clamp(times, tb[0], tb[-1])
             at_most = (tb[None, :] <= tc[:, None]).sum(1)  # breakpoints at or before, any order
             j = (at_most - 1).clamp(0, len(tb) - 2)
-            dt = tc - t0[j]
-            assert torch.equal(ours[:, c], m0[j] + dt * (a0[j] + 0.5 * slope[j] * dt)), trial
+            dt = tc - tb[j]
+            assert torch.equal(ours[:, c], m0[j] + dt * (ab[j] + half_slope[j] * dt)), trial
 
 
 def test_adc_spans_of_samples_in_time_order_equal_the_general_case():

@@ -37,7 +37,7 @@ def test_labels_and_pulse_gradients_are_made_on_first_access(graph):
     seq = graph.to_mr0()
     assert all(type(r) is not mr0.Repetition and isinstance(r, mr0.Repetition) for r in seq)
     rep = seq[1]
-    assert "adc_labels" not in vars(rep) and "grad" not in vars(rep.pulse)
+    assert not {"adc_labels"} & set(vars(rep)) and not {"grad", "off_res"} & set(vars(rep.pulse))
     labels = rep.adc_labels
     assert vars(rep)["adc_labels"] is labels and rep.adc_labels is labels  # made once
     assert set(labels) == {"slc", "seg", "rep", "avg", "set", "eco", "phs", "lin", "par", "acq",
@@ -52,6 +52,7 @@ def test_labels_and_pulse_gradients_are_made_on_first_access(graph):
     assert grad.dtype == torch.float32 and grad.shape == (3,)
     assert grad[0] == 0 and grad[1] == 0 and float(grad[2]) > 0
     assert vars(rep.pulse)["grad"] is grad
+    assert rep.pulse.off_res is True and vars(rep.pulse)["off_res"] is True  # (a slice gradient)
 
 
 def test_made_attributes_are_not_shared(graph):
