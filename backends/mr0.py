@@ -369,7 +369,6 @@ class Layout:
         static = len(self.label_value.dyn_pos) == 0
         if static and self._label_states is not None:
             return self._label_states
-        n_adc = len(self.adc_block)
         values = _numpy(self.label_value.gather(env, device))
         states = {}
         for name in ADC_LABELS:
@@ -385,7 +384,7 @@ class Layout:
                 current = vals[j] if is_set[j] else current + vals[j]
                 after[j] = current
             last = np.searchsorted(blocks, self.adc_block, side="right") - 1
-            state = np.where(last >= 0, after[np.maximum(last, 0)], 0) if n_adc else np.zeros(0, np.int64)
+            state = np.where(last >= 0, after[np.maximum(last, 0)], 0)
             if state.any():
                 states[name] = state[self.sample_adc]
         if static:

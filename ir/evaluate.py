@@ -274,8 +274,8 @@ class _TorchBackend:
     def param(self, value):
         return _param_tensor(value, self.device)
 
-    def gather(self, slab, idx):
-        return slab[:, idx]
+    def gather(self, slab, idx):  # (index_select: about twice as fast as slab[:, idx])
+        return torch.index_select(slab, 1, idx)
 
     def stack(self, xs, axis):
         return torch.stack(xs, axis)
@@ -366,7 +366,7 @@ class _GetItem:
 
     def run(self, r):
         if self.shared:
-            out = r.batch_value(self.sources[0])[:, r.index(self, "idx")]
+            out = r.backend.gather(r.batch_value(self.sources[0]), r.index(self, "idx"))
         else:
             x = r.fetch(_Input("nodes", self.sources))
             out = x[:, r.index(self, "rows"), r.index(self, "idx")]
@@ -788,7 +788,8 @@ class Env:
                 gathers[key] = hit
         _, idx, ids = hit
         if idx is not None:
-            return r.slab[:, idx] if self.index is None else r.slab[self.index, idx]
+            out = r.backend.gather(r.slab, idx)
+            return out if self.index is None else out[self.index]
         be = r.backend
         parts = []
         for i in ids:
