@@ -221,6 +221,8 @@ class Gradients:
             self.is_last = local == n[g] + 2
             self.first_sample = self.waveform.offsets[:-1]
             self.last_sample = self.waveform.offsets[1:] - 1
+            self.has_prev = self.prev_grad >= 0
+            self.prev_or_0 = np.maximum(self.prev_grad, 0)
         self._at_blocks = None  # amplitude_at's static part, computed on first use
         self._on_device = {}
 
@@ -257,15 +259,17 @@ class Gradients:
             tt = self.tt.gather(env, device)
             last = self.grad["last"].gather(env, device)
             g, s = on("g_of_point"), on("sample_of_point")
-            offset = torch.where(on("is_start"), torch.zeros_like(tt[s]),
-                                 torch.where(on("is_end"), dur[g], tt[s]))
+            tt_s = _take(tt, s)
+            offset = torch.where(on("is_start"), torch.zeros_like(tt_s),
+                                 torch.where(on("is_end"), _take(dur, g), tt_s))
             # amplitudes at the start and end marks (pulseq-rs' reading, see the class doc)
-            first_sample, last_sample, prev = on("first_sample"), on("last_sample"), on("prev_grad")
-            prev_last = torch.where(prev >= 0, last[prev.clamp(min=0)], torch.zeros_like(last))
-            begin = torch.where(tt[first_sample] > 0, prev_last, w[first_sample])
-            end = torch.where(tt[last_sample] < dur, last, w[last_sample])
-            amp = torch.where(on("is_first"), begin[g], torch.where(on("is_last"), end[g], w[s]))
-            parts_t.append(start[g] + offset)
+            first_sample, last_sample = on("first_sample"), on("last_sample")
+            prev_last = torch.where(on("has_prev"), _take(last, on("prev_or_0")), torch.zeros_like(last))
+            begin = torch.where(_take(tt, first_sample) > 0, prev_last, _take(w, first_sample))
+            end = torch.where(_take(tt, last_sample) < dur, last, _take(w, last_sample))
+            amp = torch.where(on("is_first"), _take(begin, g),
+                              torch.where(on("is_last"), _take(end, g), _take(w, s)))
+            parts_t.append(_take(start, g) + offset)
             parts_a.append(torch.where(on("is_zero_amp"), torch.zeros_like(amp), amp))
         pad = torch.zeros(1, **f64)
         table = on("table")
@@ -346,6 +350,14 @@ class Layout:
         self.label_value = Field(v, [e.value for _, e in labels])
         self._pulse_usage = None  # MRzeroCore.PulseUsage per pulse, on first lowering
         self._label_states = None  # label_states, where they do not depend on parameters
+        self._on_device = {}  # see index()
+
+    def index(self, name, device) -> torch.Tensor:
+        """The index array ``self.<name>`` as a tensor on ``device`` (made once per device)."""
+        hit = self._on_device.get((name, device))
+        if hit is None:
+            hit = self._on_device[(name, device)] = torch.as_tensor(getattr(self, name), device=device)
+        return hit
 
     def pulse_usage(self, mr0) -> list:
         """``MRzeroCore.PulseUsage`` of every pulse (computed once)."""
@@ -522,7 +534,7 @@ def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=
     if n_rf == 0:
         return mr0.Sequence([], normalized_grads=False)
     rf = {k: f.gather(env, device) for k, f in layout.rf.items()}
-    pulse_start = block_start[torch.as_tensor(layout.rf_block, device=device)] + rf["delay"]
+    pulse_start = _take(block_start, layout.index("rf_block", device)) + rf["delay"]
     angle, phase = _pulse_rotations(layout, rf, env, device)
     pulse_dur = rf["shape_dur"]
     pulse_of = torch.arange(n_rf, device=device)
@@ -539,7 +551,7 @@ def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=
     # ADC samples
     if len(layout.adc_block):
         adc = {k: f.gather(env, device) for k, f in layout.adc.items()}
-        adc_start = block_start[torch.as_tensor(layout.adc_block, device=device)] + adc["delay"]
+        adc_start = _take(block_start, layout.index("adc_block", device)) + adc["delay"]
         if layout.samples_per_adc:  # the samples on a grid [ADC, sample]
             per_adc = lambda x: x[:, None]  # noqa: E731
             k = torch.arange(layout.samples_per_adc, **f64)[None, :]
