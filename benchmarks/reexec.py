@@ -17,7 +17,7 @@ torch ops of the whole step (counted with a ``TorchFunctionMode``); the peak
 memory of one step (Python / numpy heap via tracemalloc; CUDA peak when run
 on a GPU) and how far the resident memory rises.
 
-    python benchmarks/reexec.py [--device cuda] [--lines 64 128 256 512] [--repeat 5] [--threads 1]
+    python benchmarks/reexec.py [--device cuda] [--lines 64 128 256 512] [--repeat 15] [--threads 1]
 """
 from __future__ import annotations
 
@@ -192,7 +192,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--lines", type=int, nargs="+", default=[64, 128, 256, 512])
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=15,
+                        help="steps of (b) per case, (a) every other one (default 15: single steps "
+                             "on a shared machine vary by tens of per cent)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch intra-op threads (default 1: the step's tensors are small; on "
                              "a busy machine more threads mostly wait for each other)")
