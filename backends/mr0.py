@@ -97,6 +97,15 @@ class Field:
         return hit
 
 
+def _index_on(owner, name, device) -> torch.Tensor:
+    """The numpy index array ``owner.<name>`` as a tensor on ``device``, made once per
+    device (kept in ``owner._on_device``)."""
+    hit = owner._on_device.get((name, device))
+    if hit is None:
+        hit = owner._on_device[(name, device)] = torch.as_tensor(getattr(owner, name), device=device)
+    return hit
+
+
 def _placement(const, dynamic, device):
     """(the constants as a tensor, the index of every entry in [constants, dynamic
     values]; None when nothing is dynamic): one gather then puts the evaluated values
@@ -224,23 +233,17 @@ class Gradients:
             self.has_prev = self.prev_grad >= 0
             self.prev_or_0 = np.maximum(self.prev_grad, 0)
         self._at_blocks = None  # amplitude_at's static part, computed on first use
-        self._on_device = {}
+        self._on_device = {}  # see _index_on
 
     def dynamic_nodes(self):
         fields = list(self.trap.values()) + list(self.grad.values())
         nodes = [int(x) for f in fields for x in f.dyn_nodes]
         return nodes + [int(x) for x in self.waveform.dyn_nodes] + [int(x) for x in self.tt.dyn_nodes]
 
-    def _index(self, name, device):
-        hit = self._on_device.get((name, device))
-        if hit is None:
-            hit = self._on_device[(name, device)] = torch.as_tensor(getattr(self, name), device=device)
-        return hit
-
     def points(self, block_start, env, device):
         """Breakpoint times (s) and amplitudes (Hz/m) of x, y, z: two [3, length] float64 tables."""
         f64 = dict(dtype=torch.float64, device=device)
-        on = lambda name: self._index(name, device)  # noqa: E731
+        on = lambda name: _index_on(self, name, device)  # noqa: E731
         parts_t, parts_a = [], []
         if len(self.trap_block):
             amp = self.trap["amplitude"].gather(env, device)
@@ -350,14 +353,7 @@ class Layout:
         self.label_value = Field(v, [e.value for _, e in labels])
         self._pulse_usage = None  # MRzeroCore.PulseUsage per pulse, on first lowering
         self._label_states = None  # label_states, where they do not depend on parameters
-        self._on_device = {}  # see index()
-
-    def index(self, name, device) -> torch.Tensor:
-        """The index array ``self.<name>`` as a tensor on ``device`` (made once per device)."""
-        hit = self._on_device.get((name, device))
-        if hit is None:
-            hit = self._on_device[(name, device)] = torch.as_tensor(getattr(self, name), device=device)
-        return hit
+        self._on_device = {}  # see _index_on
 
     def pulse_usage(self, mr0) -> list:
         """``MRzeroCore.PulseUsage`` of every pulse (computed once)."""
@@ -534,7 +530,7 @@ def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=
     if n_rf == 0:
         return mr0.Sequence([], normalized_grads=False)
     rf = {k: f.gather(env, device) for k, f in layout.rf.items()}
-    pulse_start = _take(block_start, layout.index("rf_block", device)) + rf["delay"]
+    pulse_start = _take(block_start, _index_on(layout, "rf_block", device)) + rf["delay"]
     angle, phase = _pulse_rotations(layout, rf, env, device)
     pulse_dur = rf["shape_dur"]
     pulse_of = torch.arange(n_rf, device=device)
@@ -551,7 +547,7 @@ def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=
     # ADC samples
     if len(layout.adc_block):
         adc = {k: f.gather(env, device) for k, f in layout.adc.items()}
-        adc_start = _take(block_start, layout.index("adc_block", device)) + adc["delay"]
+        adc_start = _take(block_start, _index_on(layout, "adc_block", device)) + adc["delay"]
         if layout.samples_per_adc:  # the samples on a grid [ADC, sample]
             per_adc = lambda x: x[:, None]  # noqa: E731
             k = torch.arange(layout.samples_per_adc, **f64)[None, :]
