@@ -590,10 +590,7 @@ class Plan:
             be = _TorchBackend(torch.device(device))
         else:
             raise ValueError(f"unknown backend {backend!r}")
-        if be.name == "numpy":
-            with np.errstate(all="ignore"):  # as the trace evaluated (ops.eval_numpy)
-                r = _Run(self, be, inputs, batch)
-        else:
+        with np.errstate(all="ignore"):  # numpy ops as the trace evaluated them (ops.eval_numpy)
             r = _Run(self, be, inputs, batch)
         return Env(self, r, 0 if batch is None else None)
 
