@@ -650,12 +650,16 @@ def _boundaries(centre, pulse_start, pulse_end, total, sample_t, breakpoints):
                           sample_id])
     order = np.argsort(np.concatenate([others, st]), kind="stable")  # sorted runs: merges
     tag = tag[order]
-    start = int(np.argmax(tag == -2))  # nothing before the first centre
+    centres = np.flatnonzero(tag == -2)  # a repetition from each centre to the next
+    start = centres[0]  # nothing before the first centre
     order, tag = order[start:], tag[start:]
-    event_rep = np.cumsum(tag == -2)[:-1] - 1
-    event_sample = tag[1:]
-    counts = np.bincount(event_rep, minlength=n_p)
-    has_samples = np.bincount(event_rep[event_sample >= 0], minlength=n_p) > 0
+    event_sample = tag[1:]  # event k: from boundary k to k + 1
+    # repetition r: the events from its centre to the next (to the last boundary)
+    starts = centres - start
+    ends = np.append(starts[1:], len(tag) - 1)
+    counts = ends - starts
+    samples = np.concatenate([[0], np.cumsum(event_sample >= 0)])  # samples before each event
+    has_samples = samples[ends] > samples[starts]
     return Boundaries(pick, sample_keep, order, event_sample, counts, has_samples)
 
 
