@@ -12,11 +12,11 @@ parameter tensors (TR, TE / echo spacing, flip angles; requires_grad):
 Printed, all from this one run: the median time per step of (a) and (b) and
 their ratio; the split of (b) into guard check, graph evaluation and mr0
 lowering (``backends/mr0.py lower``); a/lower, the ceiling of a/b: (a) ends in
-the same lowering, so no engine can make (b) cheaper than it; the torch ops per re-execution of the
-graph (compiled plan) next to the per-node reference interpreter, and the
-torch ops of the whole step (counted with a ``TorchFunctionMode``); the peak
-memory of one step (Python / numpy heap via tracemalloc; CUDA peak when run
-on a GPU) and how far the resident memory rises.
+the same lowering, so no engine can make (b) cheaper than it; the torch ops per
+re-execution of the graph (compiled plan) next to the per-node reference
+interpreter, and the torch ops of the whole step (counted with a
+``TorchFunctionMode``); the peak memory of one step (Python / numpy heap via
+tracemalloc; CUDA peak when run on a GPU) and how far the resident memory rises.
 
     python benchmarks/reexec.py [--device cuda] [--lines 64 128 256 512] [--repeat 15] [--threads 1]
 """
