@@ -603,6 +603,7 @@ class Boundaries:
     sample_keep: np.ndarray | None
     order: np.ndarray
     event_sample: np.ndarray  # per event: the ADC sample it ends at, or -1
+    first_event: np.ndarray  # per repetition: its first event
     counts: np.ndarray  # events per repetition
     has_samples: np.ndarray  # per repetition: any ADC sample in it
 
@@ -660,7 +661,7 @@ def _boundaries(centre, pulse_start, pulse_end, total, sample_t, breakpoints):
     counts = ends - starts
     samples = np.concatenate([[0], np.cumsum(event_sample >= 0)])  # samples before each event
     has_samples = samples[ends] > samples[starts]
-    return Boundaries(pick, sample_keep, order, event_sample, counts, has_samples)
+    return Boundaries(pick, sample_keep, order, event_sample, starts, counts, has_samples)
 
 
 def _adc_spans(centre, sample_t):
@@ -780,7 +781,7 @@ def _repetitions(layout, env, device, rf, angle, phase, pulse_of, event_time, gr
     from .mr0_objects import Labels, Pulse, PulseGradients, Repetition
 
     counts = b.counts.tolist()
-    first_event = (np.cumsum(b.counts) - b.counts).tolist()
+    first_event = b.first_event.tolist()
     has_samples = b.has_samples.tolist()
     et = torch.split(event_time.float(), counts)
     gm = torch.split(gradm.float(), counts)
