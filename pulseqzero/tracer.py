@@ -164,6 +164,10 @@ class TraceContext:
         stack = _stack()
         assert stack and stack[-1] is self, "trace contexts must nest"
         stack.pop()
+        # a Sequence refers to its context; without this back-reference the recording
+        # is freed by reference counting when the last Sequence goes, not by a full
+        # garbage collection (tens of thousands of objects per script run)
+        self.sequences = []
         return False
 
     # -- values --------------------------------------------------------------
@@ -185,9 +189,10 @@ class TraceContext:
             key = id(x)
             hit = self._captured.get(key)
             if hit is not None and hit[0] is x:
-                return hit[1]
+                return Tracer(self, hit[1], hit[2], "f")
             tracer = self.new_param(f"captured{len(self._captured)}", x, tensor=x)
-            self._captured[key] = (x, tracer)
+            # (the node, not the tracer: a tracer refers back to this context)
+            self._captured[key] = (x, tracer.node, tracer.value)
             if self.mode == "trace":
                 line = user_line()
                 self.say_once(("captured", line), f"{line}: a tensor that is not an argument of the "

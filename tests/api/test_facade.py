@@ -1,4 +1,7 @@
 """pp_impl dispatch, mr0_mode, and straight-through rounding."""
+import gc
+import weakref
+
 import numpy as np
 import pypulseq
 import pytest
@@ -45,6 +48,38 @@ def test_mr0_mode_builds_a_differentiable_sequence():
     assert len(mr0_seq) == 1 and int(mr0_seq[0].adc_usage.sum()) == 8
     mr0_seq[0].event_time.sum().backward()
     assert TE.grad == 1.0
+
+
+def _script(TE, flip):
+    seq = pp.Sequence()
+    seq.add_block(pp.make_block_pulse(flip_angle=flip, duration=1e-3))
+    seq.add_block(pp.make_delay(TE))
+    seq.add_block(pp.make_delay(TE))  # the same tensor again: one captured parameter
+    seq.add_block(pp.make_adc(8, dwell=1e-5))
+    return seq
+
+
+def test_a_recording_is_freed_by_reference_counting():
+    """No reference cycles: a script run in mr0_mode (the original project's loop) or a
+    trace frees its recording when the last reference goes, not at a full collection."""
+    TE = torch.tensor(4e-3, requires_grad=True)
+    gc.collect()
+    gc.disable()
+    try:
+        with pulseqzero.mr0_mode() as ctx:
+            seq = _script(TE, torch.tensor(np.pi / 2))
+            mr0_seq = seq.to_mr0()
+        assert len(ctx.params) == 2  # TE (once) and the flip angle
+        seq.to_mr0()  # the sequence still works after the block
+        alive = [weakref.ref(ctx), weakref.ref(seq)]
+        del ctx, seq, mr0_seq
+        assert [ref() for ref in alive] == [None, None]
+
+        traced = pulseqzero.trace(lambda TE: _script(TE, np.pi / 2))
+        traced(TE).to_mr0()
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
 
 
 def test_unknown_recording_name_says_so():
