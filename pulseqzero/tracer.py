@@ -151,13 +151,15 @@ class TraceContext:
         self._guard_keys: set = set()
         self.params: list = []  # ParamInfo-like tuples (name, node, shape, value, tensor)
         self._captured: dict = {}
-        self.sequences: list = []
+        self.sequences: list = []  # built while this context is open (see add_sequence)
+        self._open = False
         self.depth = 0  # > 0 while inside a recorded PyPulseq call
         self._call_ids = itertools.count()
         self._said: set = set()
 
     def __enter__(self):
         _stack().append(self)
+        self._open = True
         return self
 
     def __exit__(self, *exc):
@@ -168,7 +170,15 @@ class TraceContext:
         # is freed by reference counting when the last Sequence goes, not by a full
         # garbage collection (tens of thousands of objects per script run)
         self.sequences = []
+        self._open = False
         return False
+
+    def add_sequence(self, seq) -> None:
+        """Keep a Sequence built while this context is open (a trace finds the one a
+        script did not return here); the implicit context outside any keeps none:
+        they would live as long as the process."""
+        if self._open:
+            self.sequences.append(seq)
 
     # -- values --------------------------------------------------------------
 

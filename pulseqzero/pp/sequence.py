@@ -100,7 +100,7 @@ class Sequence:
         self.set_definition("GradientRasterTime", self.grad_raster_time)
         self.set_definition("RadiofrequencyRasterTime", self.rf_raster_time)
         self._line = user_line()
-        self._ctx.sequences.append(self)
+        self._ctx.add_sequence(self)
 
     # ================================================================== building
 

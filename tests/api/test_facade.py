@@ -78,6 +78,13 @@ def test_a_recording_is_freed_by_reference_counting():
         traced = pulseqzero.trace(lambda TE: _script(TE, np.pi / 2))
         traced(TE).to_mr0()
         assert gc.collect() == 0
+
+        # outside any context (pulseqzero.pp used directly): not kept by the implicit one
+        seq = zpp.Sequence()
+        seq.add_block(zpp.make_delay(TE))
+        alive = weakref.ref(seq)
+        del seq
+        assert alive() is None
     finally:
         gc.enable()
 
