@@ -20,6 +20,7 @@ from .trace import BoundSequence, TracedFunction, trace
 from .tracer import TracingWarning
 from .optimize import Optimization, optimize  # noqa: E402  (the function shadows the module name)
 from .plotting import plot_kspace, plot_sequence
+from .simulate import execute_graph
 from .scripts import as_pypulseq, trace_script
 
 __version__ = "0.1.0"
@@ -28,7 +29,7 @@ __all__ = [
     "pp_impl", "mr0_mode", "is_mr0_mode", "round", "ceil", "floor", "trace", "Graph",
     "GuardError", "TracedFunction", "BoundSequence", "TracingWarning", "load",
     "optimize", "Optimization", "plot_sequence", "plot_kspace",
-    "as_pypulseq", "trace_script", "frozen_heap",
+    "as_pypulseq", "trace_script", "frozen_heap", "execute_graph",
 ]
 
 from . import tracer as _tracer

@@ -209,7 +209,8 @@ def cmd_simulate(args) -> int:
                  else image_shape(graph, seq, fov))
         # a script traced by trace_script comes as a graph: simulate it as it is
         sim = Simulator(graph if traced is None else traced, shape, args.phantom,
-                        seq_kwargs=None if traced is None else params)
+                        seq_kwargs=None if traced is None else params,
+                        simulator=args.simulator)
         image = sim.image()
     seconds = time.perf_counter() - t0
     phantom = args.phantom or "built-in brain phantom"
@@ -263,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a MRzeroCore .npz phantom (default: the built-in brain)")
     p.add_argument("--resolution", type=int, metavar="N",
                    help="image (and built-in phantom) size N×N (default: from the k-space)")
+    p.add_argument("--simulator", choices=("pulseqzero", "mrzerocore"), default="pulseqzero",
+                   help="the PDG main pass: ours (default) or MRzeroCore's own (the reference)")
     p.set_defaults(run=cmd_simulate)
 
     p = sub.add_parser("plot", help="draw the sequence diagram as PNG",

@@ -3,7 +3,7 @@
 One optimisation step is::
 
     seq_fn(*params) ──trace once, then re-execute──▶ MRzeroCore.Sequence
-        ──PDG (compute_graph + execute_graph) on the phantom──▶ signal
+        ──PDG (MRzeroCore's compute_graph + our execute_graph) on the phantom──▶ signal
         ──reco_adjoint with the sequence's k-space──▶ image (the target's shape)
         ──loss(image, target) + penalty(*params)──▶ backward ──▶ optimiser step
 
@@ -213,11 +213,17 @@ class Simulator:
     device of the first tensor parameter); steps_per_graph: reuse the
     pre-pass graph for this many images. sim: ``max_state_count`` (200),
     ``min_state_mag`` (1e-4), ``min_emitted_signal`` (0.01),
-    ``min_latent_signal`` (0.01), ``rf_subpulses`` (1), ``rf_centre`` ("middle").
+    ``min_latent_signal`` (0.01), ``rf_subpulses`` (1), ``rf_centre`` ("middle"),
+    ``simulator``: the PDG main pass, ``"pulseqzero"`` (default,
+    :func:`pulseqzero.execute_graph`) or ``"mrzerocore"`` (MRzeroCore's own
+    ``execute_graph``, the reference: same signal, slower, more memory).
     """
 
     OPTIONS = dict(max_state_count=200, min_state_mag=1e-4, min_emitted_signal=1e-2,
-                   min_latent_signal=1e-2, rf_subpulses=1, rf_centre="middle")
+                   min_latent_signal=1e-2, rf_subpulses=1, rf_centre="middle",
+                   simulator="pulseqzero")
+    #: the PDG main passes ``simulator=`` chooses between
+    SIMULATORS = ("pulseqzero", "mrzerocore")
 
     def __init__(self, seq_fn, shape, phantom=None, fov=None, seq_kwargs=None, device=None,
                  steps_per_graph: int = 1, **sim):
@@ -244,7 +250,19 @@ class Simulator:
         if unknown:
             raise TypeError(f"unknown option(s) {sorted(unknown)}; simulation options are "
                             f"{sorted(self.OPTIONS)}")
+        if "simulator" in sim and sim["simulator"] not in self.SIMULATORS:
+            raise ValueError(f"simulator={sim['simulator']!r}: one of {self.SIMULATORS}")
         self.sim.update(sim)
+
+    def execute(self, graph, seq, data):
+        """The PDG main pass chosen by the ``simulator`` option: the signal of ``seq``."""
+        if self.sim["simulator"] == "mrzerocore":
+            import MRzeroCore as mr0
+            run = mr0.execute_graph
+        else:
+            from .simulate import execute_graph as run
+        return run(graph, seq, data, self.sim["min_emitted_signal"],
+                   self.sim["min_latent_signal"], print_progress=False)
 
     def bound(self, *params):
         """The traced sequence at these parameters (traces on first use, re-executes after)."""
@@ -300,7 +318,6 @@ class Simulator:
         """Simulate and reconstruct at these parameters (differentiable; complex, ``shape``).
 
         reuse_graph: reuse the pre-pass graph if it is younger than ``steps_per_graph``."""
-        import MRzeroCore as mr0
         if self.device is None:
             self.device = next((p.device for p in params if isinstance(p, torch.Tensor)),
                                torch.device("cpu"))
@@ -315,8 +332,7 @@ class Simulator:
                                     self.sim["min_state_mag"])
             self._pdg_age = 0
         self._pdg_age += 1
-        signal = mr0.execute_graph(self._pdg, seq, data, self.sim["min_emitted_signal"],
-                                   self.sim["min_latent_signal"], print_progress=False)
+        signal = self.execute(self._pdg, seq, data)
         if signal.shape[0] == 0:
             raise ValueError("the sequence has no ADC sample after its first RF pulse: there "
                              "is no signal to reconstruct")

@@ -49,6 +49,9 @@ def test_simulate_and_plot_write_pictures(tmp_path):
     image = tmp_path / "gre.png"
     assert main(["simulate", GRE, *ARGS, "-o", str(image)]) == 0
     assert image.stat().st_size > 5_000
+    reference = tmp_path / "gre_mrzerocore.png"  # MRzeroCore's main pass, on request
+    assert main(["simulate", GRE, *ARGS, "--simulator", "mrzerocore", "-o", str(reference)]) == 0
+    assert reference.stat().st_size > 5_000
     diagram = tmp_path / "diagram.png"
     assert main(["plot", GRE, *ARGS, "--time", "0", "0.024", "-o", str(diagram)]) == 0
     assert diagram.stat().st_size > 10_000

@@ -117,6 +117,29 @@ def test_penalty_custom_loss_bounds_and_graph_reuse(gre_fn, target, monkeypatch)
     assert float(mse_magnitude(3 * target, target)) > 0
 
 
+def test_the_simulator_option_chooses_the_main_pass(gre_fn, target, monkeypatch):
+    """Our executor by default; ``simulator="mrzerocore"`` runs MRzeroCore's: same image,
+    same gradients (the executor's own oracle tests are in tests/simulate)."""
+    import pulseqzero.simulate as simulate_pkg
+    calls = []
+    real = simulate_pkg.execute_graph
+    monkeypatch.setattr(simulate_pkg, "execute_graph",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    results = []
+    for option in ({}, {"simulator": "mrzerocore"}):
+        TR, TE, flips = fresh()
+        sim = Simulator(gre_fn, (N, N), seq_kwargs=KW, **option)
+        image = sim.image(TR, TE, flips)
+        (grad,) = torch.autograd.grad(mse_magnitude(image, target), [flips])
+        results.append((image.detach(), grad))
+    assert len(calls) == 1  # the default ran ours, the option did not
+    (ours, g_ours), (ref, g_ref) = results
+    assert float((ours - ref).norm() / ref.norm()) < 1e-5
+    assert float((g_ours - g_ref).norm() / g_ref.norm()) < 1e-4
+    with pytest.raises(ValueError, match="simulator='pdg'"):
+        Simulator(gre_fn, (N, N), simulator="pdg")
+
+
 def test_seed_readme_loop_switches_on_requires_grad(gre_fn, target):
     """`TR = torch.tensor(14e-3); optimize(seq, target, TR, TE)`: tensors without
     requires_grad are all optimised when none has it (the seed README's usage)."""
