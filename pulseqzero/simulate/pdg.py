@@ -266,24 +266,39 @@ def _emission(plan, rep, mag, traj, b_integral, trajectory, adc, phantom, return
 
 def _emit(decay, traj, dephasing, weights, decay_rates, phase_map):
     """sum over states of dephasing · (sample factors @ weights): (samples, coils)."""
-    factors = _factors(decay, traj, decay_rates, phase_map).to(weights.dtype)
+    factors = _fast_factors(decay, traj, decay_rates, phase_map, weights.dtype)
     return (torch.bmm(factors, weights) * dephasing[..., None]).sum(0)
 
 
 def _factors(decay, traj, decay_rates, phase_map):
-    """exp(decay @ decay_rates + i · traj @ phase_map), (states, samples, voxels) complex."""
+    """exp(decay @ decay_rates + i · traj @ phase_map), (states, samples, voxels) complex,
+    differentiable (for ``return_mag_adc``)."""
     real = phase_map.dtype
     return torch.polar(torch.exp(decay.to(real) @ decay_rates), traj.to(real) @ phase_map)
+
+
+def _fast_factors(decay, traj, decay_rates, phase_map, dtype):
+    """:func:`_factors` without autograd, about 2.5x faster on the CPU: the real and the
+    imaginary part written in place (torch.polar and complex exp are not vectorised)."""
+    real = phase_map.dtype
+    magnitude = torch.exp(decay.to(real) @ decay_rates)
+    angle = traj.to(real) @ phase_map
+    parts = torch.empty(magnitude.shape + (2,), dtype=real, device=magnitude.device)
+    torch.mul(magnitude, torch.cos(angle), out=parts[..., 0])
+    torch.mul(magnitude, torch.sin(angle, out=angle), out=parts[..., 1])
+    return torch.view_as_complex(parts).to(dtype)
 
 
 class _Emission(torch.autograd.Function):
     """:func:`_emit` whose backward recomputes the sample factors instead of keeping them.
 
-    With F = exp(x + iθ) (x = decay @ decay_rates, θ = traj @ phase_map), P = F @ W and
-    out = Σ_s d_s P_s, the gradients (torch's convention, G = dL/d out) are
-    dL/dW = Fᴴ (d G), dL/dd = Re(G · conj(P)) summed over coils, and with
-    Q = ((d G) Wᴴ) · conj(F): dL/dx = Re Q, dL/dθ = Im Q, then through the two
-    small matmuls. One pass over (states, samples, voxels) forward, two backward.
+    With F = exp(z), z = x + iθ (x = decay @ decay_rates, θ = traj @ phase_map),
+    P = F @ W and out = Σ_s d_s P_s, the gradients in torch's convention (G = dL/d out,
+    D = d G per state) are dL/dW = Fᴴ D, dL/dd = Re(G · conj(P)) summed over coils and
+    dL/dz = (D Wᴴ) · conj(F), whose real part flows to x and imaginary part to θ, then
+    through the two small matmuls. We form conj(dL/dz) = (conj(D) Wᵀ) · F, which needs
+    no conjugated copy of F, and read its real and imaginary parts through one real
+    matmul over the interleaved (real, imaginary) pairs.
     """
 
     @staticmethod
@@ -296,30 +311,42 @@ class _Emission(torch.autograd.Function):
         decay, traj, dephasing, weights, decay_rates, phase_map = ctx.saved_tensors
         need = ctx.needs_input_grad
         real = phase_map.dtype
-        factors = _factors(decay, traj, decay_rates, phase_map).to(weights.dtype)
+        factors = _fast_factors(decay, traj, decay_rates, phase_map, weights.dtype)
         grad = grad.to(weights.dtype)
-        weighted = dephasing[..., None].to(real) * grad  # (states, samples, coils)
+        weighted = dephasing[..., None].to(real) * grad  # D: (states, samples, coils)
         g_decay = g_traj = g_dephasing = g_weights = g_rates = g_phase = None
         if need[2]:
             g_dephasing = (grad * torch.bmm(factors, weights).conj()).real.sum(-1)
             g_dephasing = g_dephasing.to(dephasing.dtype)
-        if need[3]:
-            g_weights = torch.bmm(factors.conj().transpose(1, 2), weighted)
+        if need[3]:  # Fᴴ D = conj(Fᵀ conj(D))
+            g_weights = torch.bmm(factors.transpose(1, 2), weighted.conj().resolve_conj()).conj()
         if need[0] or need[1] or need[4] or need[5]:
-            q = torch.bmm(weighted, weights.conj().transpose(1, 2)) * factors.conj()
-            voxels = q.shape[-1]
-            if need[0] or need[4]:
-                g_x = q.real.contiguous()
+            states, samples, voxels = factors.shape
+            w_t = weights.transpose(1, 2)  # (states, coils, voxels)
+            d_conj = weighted.conj().resolve_conj()
+            if w_t.shape[1] == 1:  # one coil: an outer product, no matmul
+                q_conj = d_conj * w_t
+            else:
+                q_conj = torch.bmm(d_conj, w_t)
+            q_conj.mul_(factors)  # conj(dL/dz)
+            pairs = torch.view_as_real(q_conj).reshape(states * samples, 2 * voxels)
+            # interleaved map: column 2v holds decay_rates[:, v], column 2v+1 phase_map[:, v]
+            # (negated: the pairs hold -Im dL/dz)
+            zeros_d = decay_rates.new_zeros(4, voxels)
+            zeros_r = decay_rates.new_zeros(3, voxels)
+            table = torch.cat([torch.stack([decay_rates, zeros_r], -1),
+                               torch.stack([zeros_d, -phase_map], -1)]).reshape(7, 2 * voxels)
+            if need[0] or need[1]:
+                g_features = (pairs @ table.T).reshape(states, samples, 7)
                 if need[0]:
-                    g_decay = (g_x @ decay_rates.T).to(decay.dtype)
-                if need[4]:
-                    g_rates = decay.to(real).reshape(-1, 3).T @ g_x.reshape(-1, voxels)
-            if need[1] or need[5]:
-                g_theta = q.imag.contiguous()
+                    g_decay = g_features[..., :3].to(decay.dtype)
                 if need[1]:
-                    g_traj = (g_theta @ phase_map.T).to(traj.dtype)
-                if need[5]:
-                    g_phase = traj.to(real).reshape(-1, 4).T @ g_theta.reshape(-1, voxels)
+                    g_traj = g_features[..., 3:].to(traj.dtype)
+            if need[4] or need[5]:
+                features = torch.cat([decay.to(real), traj.to(real)], -1).reshape(-1, 7)
+                g_table = (features.T @ pairs).reshape(7, voxels, 2)
+                g_rates = g_table[:3, :, 0]
+                g_phase = -g_table[3:, :, 1]
         return g_decay, g_traj, g_dephasing, g_weights, g_rates, g_phase
 
 
