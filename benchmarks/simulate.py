@@ -75,6 +75,11 @@ def setup(name: str, lines: int, phantom: int, device: str):
 
 
 def executor(which: str):
+    if which == "none":  # the lowering alone: the baseline of the memory columns
+        def lowering_only(graph, seq, data, **_):
+            return sum(rep.gradm.sum() + rep.event_time.sum() + rep.pulse.angle.sum()
+                       for rep in seq).reshape(1, 1) * (1 + 0j)
+        return lowering_only
     if which == "ours":
         from pulseqzero.simulate import execute_graph
         return execute_graph

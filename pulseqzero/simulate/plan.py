@@ -51,10 +51,11 @@ class RepetitionPlan:
     kt_source: torch.Tensor  # (states,) int64 into cat([kt, -kt, 0]) of the previous states
     z0_mask: torch.Tensor  # (states, 1) bool: z0 states regrow towards 1 (+ 1 - r1)
     has_z0: bool
+    plus_mask: torch.Tensor  # (states, 1) bool: the + states (relax with T2, not T1)
 
     def to(self, device) -> "RepetitionPlan":
         move = {name: getattr(self, name).to(device) for name in
-                ("edge_child", "edge_source", "edge_kind", "kt_source", "z0_mask")}
+                ("edge_child", "edge_source", "edge_kind", "kt_source", "z0_mask", "plus_mask")}
         return RepetitionPlan(self.n_states, self.n_plus, self.n_emit, any_conjugated=self.any_conjugated,
                               has_z0=self.has_z0, **move)
 
@@ -128,7 +129,8 @@ def make_plan(graph, min_emitted_signal: float, min_latent_signal: float) -> Pla
             edge_kind=torch.tensor(edge_kind, **long),
             any_conjugated=any(s >= n_prev for s in source),
             kt_source=torch.tensor(kt_source, **long),
-            z0_mask=torch.tensor(z0, dtype=torch.bool).reshape(-1, 1), has_z0=any(z0)))
+            z0_mask=torch.tensor(z0, dtype=torch.bool).reshape(-1, 1), has_z0=any(z0),
+            plus_mask=torch.tensor([r < 2 for r in ranks], dtype=torch.bool).reshape(-1, 1)))
         previous = {id(state): i for i, (state, _) in enumerate(kept)}
         n_prev = len(kept)
     return Plan(tuple(repetitions), float(min_emitted_signal), float(min_latent_signal))

@@ -144,11 +144,11 @@ def test_motion_falls_back_to_mrzerocore_with_a_warning():
 
 
 def test_chunked_emission_is_the_same(monkeypatch):
-    from pulseqzero.simulate import pdg
+    from pulseqzero.simulate import emission
     data = voxel_phantom(coils=2)
     refocus = torch.full((6,), 2.9, requires_grad=True)
     whole = both(lambda r: tse(r), data, [refocus])[0]
-    monkeypatch.setattr(pdg, "CHUNK_ELEMENTS", 17)  # one state, a few samples per chunk
+    monkeypatch.setattr(emission, "CHUNK_ELEMENTS", 17)  # one state, a few samples per chunk
     chunked = both(lambda r: tse(r), data, [refocus])[0]
     assert rel_l2(chunked[0], whole[0]) < 1e-6
     assert rel_l2(chunked[1][0], whole[1][0]) < 1e-5
@@ -270,3 +270,33 @@ def test_pypulseq_2d_example_scripts(name, phantom12, tmp_path_factory):
     ref = mr0.execute_graph(pre, seq, phantom12, print_progress=False)
     assert ours.shape == ref.shape
     assert float((ours - ref).norm()) <= SIGNAL_TOL * float(ref.norm())
+
+
+# ---------------------------------------------------------------- the hand-written backwards
+
+def test_mix_and_emission_backwards_pass_gradcheck():
+    """The two custom autograd functions against finite differences (float64)."""
+    from pulseqzero.simulate.emission import Emission
+    from pulseqzero.simulate.pdg import Mix
+    from pulseqzero.simulate.plan import RepetitionPlan
+    gen = torch.Generator().manual_seed(1)
+    long = dict(dtype=torch.int64)
+    # 3 previous states, 4 new ones: state 0 has two edges, one from a conjugate (index + 3)
+    plan = RepetitionPlan(
+        n_states=4, n_plus=2, n_emit=1,
+        edge_child=torch.tensor([0, 0, 1, 2, 3], **long),
+        edge_source=torch.tensor([0, 4, 1, 2, 5], **long),
+        edge_kind=torch.tensor([2, 5, 1, 0, 4], **long), any_conjugated=True,
+        kt_source=torch.tensor([0, 1, 2, 6], **long), z0_mask=torch.zeros(4, 1, dtype=bool),
+        has_z0=False, plus_mask=torch.tensor([[True], [True], [False], [False]]))
+    c128 = dict(dtype=torch.complex128, generator=gen)
+    mag = torch.randn(3, 5, **c128).requires_grad_()
+    transforms = torch.randn(6, 5, **c128).requires_grad_()
+    relax = torch.rand(4, 5, dtype=torch.float64, generator=gen).requires_grad_()
+    assert torch.autograd.gradcheck(lambda m, t, r: Mix.apply(m, t, r, plan),
+                                    (mag, transforms, relax))
+    f64 = dict(dtype=torch.float64, generator=gen)
+    args = (torch.randn(2, 6, 3, **f64) * 0.1, torch.randn(2, 6, 4, **f64),
+            torch.randn(2, 6, **f64), torch.randn(2, 5, 3, **c128),
+            torch.randn(3, 5, **f64) * 0.1, torch.randn(4, 5, **f64))
+    assert torch.autograd.gradcheck(Emission.apply, [a.requires_grad_() for a in args])
