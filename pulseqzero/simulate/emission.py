@@ -116,6 +116,8 @@ class Emission(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
+        from .pdg import release_freed_memory
+        release_freed_memory()  # the previous chunk's, before this one's (see there)
         decay, traj, dephasing, weights, decay_rates, phase_map = ctx.saved_tensors
         need = ctx.needs_input_grad
         real = phase_map.dtype

@@ -16,11 +16,13 @@ arguments, same result) differently:
   :mod:`~pulseqzero.simulate.emission`); the others need one number per
   state for diffusion (their b-value at the repetition's end);
 * **lean autograd**: nothing of size events × voxels is kept for backward (the
-  emission recomputes its factors), and the state recurrence runs in segments
-  of about √(repetitions) repetitions that keep only the magnetisation at their
-  start and are recomputed in backward (checkpointing): autograd memory is
-  O(√repetitions × states × voxels) instead of O(repetitions × states × events
-  × voxels).
+  emission recomputes its factors); the recurrence keeps only its inputs per
+  repetition (:class:`Mix`), and where that would pass
+  :data:`KEEP_RECURRENCE_BYTES` it runs in segments of about √(repetitions)
+  repetitions that keep only the states at their start and are recomputed in
+  backward (checkpointing): autograd memory is at most
+  O(√repetitions × states × voxels) instead of MRzeroCore's
+  O(repetitions × states × events × voxels).
 
 ``tests/simulate`` compares signal and gradients with MRzeroCore's executor on
 the same pre-pass graph.
@@ -104,7 +106,9 @@ def execute_graph(graph, seq, data, min_emitted_signal: float = 1e-2,
     grad = torch.is_grad_enabled() and (mag.requires_grad or any(
         t.requires_grad for t in phantom.recurrence_inputs) or any(
         t.requires_grad for inputs in rep_inputs for t in inputs))
-    length = segment_length(len(reps)) if grad else max(len(reps), 1)
+    # segments recomputed in backward only where keeping the recurrence would cost memory
+    recompute = grad and recurrence_bytes(plan, phantom.voxels) > KEEP_RECURRENCE_BYTES
+    length = segment_length(len(reps)) if recompute else max(len(reps), 1)
 
     bar = None
     if print_progress:
@@ -118,7 +122,7 @@ def execute_graph(graph, seq, data, min_emitted_signal: float = 1e-2,
 
         def run(*tensors, plans=plans):
             return _advance(plans, *tensors)
-        outputs = Recompute.apply(run, *inputs) if grad else run(*inputs)
+        outputs = Recompute.apply(run, *inputs) if recompute else run(*inputs)
         mag, kt = outputs[0], outputs[1]
         for i, rep in enumerate(reps[start:start + length]):
             emitting, traj, b_integral = outputs[2 + 3 * i: 5 + 3 * i]
@@ -126,6 +130,7 @@ def execute_graph(graph, seq, data, min_emitted_signal: float = 1e-2,
                                                rep.adc_usage > 0, phantom, return_mag_adc)
             signal.append(rep_signal)
             mag_adc.append(rep_mag_adc)
+            release_freed_memory()
             if bar is not None:
                 bar.update(1)
     if bar is not None:
@@ -134,6 +139,63 @@ def execute_graph(graph, seq, data, min_emitted_signal: float = 1e-2,
     signal = torch.cat(signal) if signal else torch.zeros(0, phantom.coils, dtype=torch.cfloat,
                                                           device=device)
     return (signal, mag_adc) if return_mag_adc else signal
+
+
+def _libc_trim():
+    """glibc's ``malloc_trim``, or None where there is none (not Linux/glibc)."""
+    try:
+        import ctypes
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_TRIM = _libc_trim()
+#: resident memory (bytes) freed but kept by glibc that makes us give it back
+TRIM_SLACK_BYTES = 256 << 20
+_resident_after_trim = [0]
+
+
+def _resident_bytes() -> int:
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * 4096
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def release_freed_memory() -> None:
+    """Give freed memory back to the system (glibc) once the process has grown by
+    :data:`TRIM_SLACK_BYTES` since the last time.
+
+    The emission's chunks and the recurrence's intermediates are tens of MB each,
+    allocated and freed every repetition between smaller tensors that stay; glibc
+    keeps such freed memory in its heap, and without this the resident memory of a
+    256-line GRE on a 256² phantom grew to over 8 GB while about 2 GB were in use.
+    Trimming after every repetition would double the time (the pages are faulted in
+    again), so it happens only past the slack. A no-op where glibc is absent.
+    """
+    if _TRIM is None:
+        return
+    resident = _resident_bytes()
+    if resident > _resident_after_trim[0] + TRIM_SLACK_BYTES:
+        _TRIM(0)
+        _resident_after_trim[0] = _resident_bytes()
+
+
+#: autograd memory (bytes) the state recurrence may keep for backward; above it, it runs in
+#: segments that are recomputed in backward (one more recurrence forward, a fraction of a step)
+KEEP_RECURRENCE_BYTES = 256 << 20
+
+
+def recurrence_bytes(plan, voxels: int) -> int:
+    """What autograd keeps of the whole recurrence: per repetition the previous states
+    (complex64) and the relaxation factors (float32) that :class:`Mix` saves."""
+    previous, total = 1, 0
+    for rep in plan.repetitions:
+        total += (8 * previous + 4 * rep.n_states) * voxels
+        previous = rep.n_states
+    return total
 
 
 def segment_length(repetitions: int) -> int:
@@ -201,44 +263,58 @@ def _advance(plans, mag, kt, T1, T2, diffusion_rate, grad_scale, B1, *rep_tensor
         [torch.cat([r[3] * grad_scale[None, :], r[4][:, None]], 1) for r in per_rep],
         batch_first=True)
     trajectories = torch.cumsum(moments, 1)
-    durations = moments[..., 3]
     total_times = trajectories[:, -1, 3]
-    log_r1 = -total_times[:, None] / T1  # (count, voxels)
-    log_r2 = -total_times[:, None] / T2
-    regrowth = 1 - torch.exp(log_r1)  # z0 states regrow towards 1
-    b_weights = _B_FACTOR * durations
+    regrowth = 1 - torch.exp(-total_times[:, None] / T1)  # z0 states regrow towards 1
+    relax_rates = torch.stack([1 / T2, 1 / T1, diffusion_rate])  # (3, voxels)
+    b_table = _b_table(trajectories, moments[..., 3])  # (count, 5, events)
+    # b of a state over the whole repetition from its features [|k|², kx, ky, kz, 1]:
+    # row 0 for + states (their b-integral at the end), row 1 for z states (t (2π k)²)
+    z_row = torch.stack([total_times * (2 * math.pi) ** 2] + [torch.zeros_like(total_times)] * 4,
+                        1)
+    b_rows = torch.stack([b_table[torch.arange(count), :, torch.tensor(events) - 1], z_row], 1)
 
     out = []
     for i, plan in enumerate(plans):
         n = events[i]
-        trajectory = trajectories[i, :n]
         kt = torch.cat([kt, -kt, kt.new_zeros(1, 4)]).index_select(0, plan.kt_source)
-
-        n_plus = plan.n_plus
-        # + states: their dephasing at the end of every event, (n_plus, events, 4)
-        plus_traj = kt[:n_plus, None, :] + trajectory[None, :, :]
-        k_end = plus_traj[..., :3]
-        k_start = torch.cat([kt[:n_plus, None, :3], k_end[:, :-1]], 1)
-        # b-integral of each event (k linear between its ends: k_s² + k_s k_e + k_e²),
-        # accumulated: (n_plus, events)
-        b = torch.addcmul(k_end * k_end, k_start, k_start + k_end).sum(-1) * b_weights[i, :n]
-        b_integral = torch.cumsum(b, 1)
+        k = kt[:, :3]
+        features = torch.cat([(k * k).sum(1, keepdim=True), k, torch.ones_like(k[:, :1])], 1)
+        b_state = (features * (plan.kind_columns @ b_rows[i])).sum(1)
 
         # relaxation and diffusion to the end of the repetition, one real factor per state
-        # and voxel: + states decay with T2 and their b-integral, z states with T1 and
-        # their dephasing's k² over the repetition
-        k_z = 2 * math.pi * torch.linalg.vector_norm(kt[n_plus:, :3], dim=1)
-        b_state = torch.cat([b_integral[:, -1], total_times[i] * k_z ** 2])
-        relax = torch.exp(torch.addcmul(torch.where(plan.plus_mask, log_r2[i], log_r1[i]),
-                                        b_state[:, None], diffusion_rate))
+        # and voxel: exp([-t for + states, -t for z states, b] @ [1/T2, 1/T1, -1e-9 D]),
+        # b the state's b-integral (+) or its dephasing's k² times the duration (z)
+        exponents = torch.cat([-total_times[i] * plan.kind_columns, b_state[:, None]], 1)
+        relax = torch.exp(exponents.to(relax_rates.dtype) @ relax_rates)
         # the pulse (the pre-pass edges), then the relaxation; the emitting states'
         # magnetisation between the two goes to the emission
-        mag, emitting = Mix.apply(mag, transforms[i], relax, plan)
-        out += [emitting, plus_traj[:plan.n_emit], b_integral[:plan.n_emit]]
-        if plan.has_z0:
-            mag = mag + plan.z0_mask * regrowth[i]
-        kt = torch.cat([plus_traj[:, -1], kt[n_plus:]])
+        mag, emitting = Mix.apply(mag, transforms[i], relax, regrowth[i], plan)
+        # the emitting states' kx, ky, kz, tau and b-integral at the end of every event
+        trajectory = trajectories[i, :n]
+        emit_traj = kt[:plan.n_emit, None, :] + trajectory[None, :, :]
+        emit_b = features[:plan.n_emit] @ b_table[i, :, :n]
+        out += [emitting, emit_traj, emit_b]
+        kt = torch.cat([kt[:plan.n_plus] + trajectory[-1], kt[plan.n_plus:]])
     return (mag, kt, *out)
+
+
+def _b_table(trajectories, durations):
+    """(repetitions, 5, events): the b-integral (s/m²) up to the end of each event of a
+    state that starts the repetition at k (rotations/m) is [|k|², kx, ky, kz, 1] @ table.
+
+    With k linear within an event from k_s to k_e, an event adds
+    (2π)²/3 · dt · (k_s² + k_s·k_e + k_e²); for k = k0 + the repetition's own moment m
+    (m_s, m_e at the event's ends) that is (2π)²/3 · dt · (3 k0² + 3 k0·(m_s + m_e) +
+    m_s² + m_s·m_e + m_e²), so the rows are the cumulative sums of 3w, 3w (m_s + m_e)
+    and w (m_s² + m_s·m_e + m_e²), w = (2π)²/3 · dt.
+    """
+    m_end = trajectories[..., :3]
+    m_start = torch.cat([torch.zeros_like(m_end[:, :1]), m_end[:, :-1]], 1)
+    w = _B_FACTOR * durations
+    own = torch.addcmul(m_end * m_end, m_start, m_start + m_end).sum(-1)
+    rows = torch.cat([3 * w[..., None], 3 * w[..., None] * (m_start + m_end),
+                      (w * own)[..., None]], -1)
+    return torch.cumsum(rows, 1).transpose(1, 2)
 
 
 def _b1(B1, shims):
@@ -284,7 +360,8 @@ def _mix(mag, transforms, plan):
 
 
 class Mix(torch.autograd.Function):
-    """``(mix(mag) * relax, mix(mag)[:n_emit])`` keeping only its inputs for backward.
+    """``(mix(mag) * relax + regrowth at the z0 states, mix(mag)[:n_emit])`` keeping only
+    its inputs for backward.
 
     Autograd would keep the gathered ancestors and transforms (edges × voxels, twice)
     and the mixed states; this keeps the previous states, the (6, voxels) transforms
@@ -292,22 +369,29 @@ class Mix(torch.autograd.Function):
     M = Σ_edges T[kind] · src[ancestor] and out = M · relax (torch's convention,
     G = dL/d out): dL/dM = G · relax (+ the emission's gradient), dL/drelax =
     Re(G · conj(M)), dL/dsrc = Σ dL/dM[child] · conj(T[kind]), dL/dT = Σ dL/dM[child] ·
-    conj(src[ancestor]); a conjugated ancestor receives the conjugate.
+    conj(src[ancestor]); a conjugated ancestor receives the conjugate; dL/dregrowth =
+    Re G summed over the z0 states.
     """
 
     @staticmethod
-    def forward(ctx, mag, transforms, relax, plan):
+    def forward(ctx, mag, transforms, relax, regrowth, plan):
         ctx.plan = plan
         ctx.save_for_backward(mag, transforms, relax)
         mixed = _mix(mag, transforms, plan)
-        return mixed * relax, mixed[:plan.n_emit]
+        out = mixed * relax
+        if plan.has_z0:
+            out[plan.z0_rows] += regrowth
+        # a copy: a view would keep every state of the repetition alive with the emission
+        return out, mixed[:plan.n_emit].clone()
 
     @staticmethod
     def backward(ctx, grad, grad_emitting):
         mag, transforms, relax = ctx.saved_tensors
         plan = ctx.plan
-        need_mag, need_transforms, need_relax = ctx.needs_input_grad[:3]
-        g_mag = g_transforms = g_relax = None
+        need_mag, need_transforms, need_relax, need_regrowth = ctx.needs_input_grad[:4]
+        g_mag = g_transforms = g_relax = g_regrowth = None
+        if need_regrowth and plan.has_z0:
+            g_regrowth = grad[plan.z0_rows].real.sum(0)
         if need_relax:
             g_relax = (grad * _mix(mag, transforms, plan).conj()).real.to(relax.dtype)
         if need_mag or need_transforms:
@@ -327,7 +411,7 @@ class Mix(torch.autograd.Function):
                 source = torch.cat([mag, mag.conj()]) if plan.any_conjugated else mag
                 g_transforms = torch.zeros_like(transforms).index_add_(
                     0, plan.edge_kind, g_edges * source.index_select(0, plan.edge_source).conj())
-        return g_mag, g_transforms, g_relax, None
+        return g_mag, g_transforms, g_relax, g_regrowth, None
 
 
 class Recompute(torch.autograd.Function):
@@ -349,6 +433,7 @@ class Recompute(torch.autograd.Function):
     def backward(ctx, *grads):
         need = ctx.needs_input_grad[1:]
         inputs = [x.detach().requires_grad_(n) for x, n in zip(ctx.saved_tensors, need)]
+        release_freed_memory()
         with torch.enable_grad():
             outputs = ctx.run(*inputs)
         pairs = [(o, g) for o, g in zip(outputs, grads) if o.requires_grad and g is not None]

@@ -49,13 +49,14 @@ class RepetitionPlan:
     edge_kind: torch.Tensor  # (edges,) int64: row of the coefficient table (EDGE_KINDS)
     any_conjugated: bool
     kt_source: torch.Tensor  # (states,) int64 into cat([kt, -kt, 0]) of the previous states
-    z0_mask: torch.Tensor  # (states, 1) bool: z0 states regrow towards 1 (+ 1 - r1)
     has_z0: bool
-    plus_mask: torch.Tensor  # (states, 1) bool: the + states (relax with T2, not T1)
+    kind_columns: torch.Tensor  # (states, 2) float32: one-hot [+ state, z state]
+    z0_rows: torch.Tensor  # (z0 states,) int64
 
     def to(self, device) -> "RepetitionPlan":
         move = {name: getattr(self, name).to(device) for name in
-                ("edge_child", "edge_source", "edge_kind", "kt_source", "z0_mask", "plus_mask")}
+                ("edge_child", "edge_source", "edge_kind", "kt_source", "kind_columns",
+                 "z0_rows")}
         return RepetitionPlan(self.n_states, self.n_plus, self.n_emit, any_conjugated=self.any_conjugated,
                               has_z0=self.has_z0, **move)
 
@@ -129,8 +130,10 @@ def make_plan(graph, min_emitted_signal: float, min_latent_signal: float) -> Pla
             edge_kind=torch.tensor(edge_kind, **long),
             any_conjugated=any(s >= n_prev for s in source),
             kt_source=torch.tensor(kt_source, **long),
-            z0_mask=torch.tensor(z0, dtype=torch.bool).reshape(-1, 1), has_z0=any(z0),
-            plus_mask=torch.tensor([r < 2 for r in ranks], dtype=torch.bool).reshape(-1, 1)))
+            has_z0=any(z0),
+            kind_columns=torch.tensor([[float(r < 2), float(r == 2)] for r in ranks],
+                                      dtype=torch.float32).reshape(-1, 2),
+            z0_rows=torch.tensor([i for i, is_z0 in enumerate(z0) if is_z0], **long)))
         previous = {id(state): i for i, (state, _) in enumerate(kept)}
         n_prev = len(kept)
     return Plan(tuple(repetitions), float(min_emitted_signal), float(min_latent_signal))
