@@ -1,9 +1,10 @@
 """Lowering and a PDG forward / backward of a 128-line GRE on CUDA (or the CPU).
 
-    .venv/bin/python benchmarks/gpu_check.py [--lines 128] [--device cuda]
+    .venv/bin/python benchmarks/gpu_check.py [--lines 128] [--device cuda] [--simulator mrzerocore]
 
 Prints the device, the time of ``graph.to_mr0`` (re-execution + lowering), of the
-PDG pre-pass, forward and backward, checks that every tensor of the lowered
+PDG pre-pass, forward and backward (the main pass: ``pulseqzero.execute_graph``, or
+MRzeroCore's with ``--simulator mrzerocore``), checks that every tensor of the lowered
 sequence lives on the device and that the gradients w.r.t. TR, TE and the flip
 train are finite.
 """
@@ -35,7 +36,7 @@ def timed(fn, sync):
     return out, time.perf_counter() - t
 
 
-def main(lines: int, device: str):
+def main(lines: int, device: str, simulator: str = "pulseqzero"):
     import MRzeroCore as mr0
     warnings.simplefilter("ignore")
     dev = torch.device(device if device != "cuda" or torch.cuda.is_available() else "cpu")
@@ -63,7 +64,8 @@ def main(lines: int, device: str):
                    and r.pulse.angle.device.type == dev.type for r in seq)
         with contextlib.redirect_stdout(io.StringIO()):
             graph, t_pre = timed(lambda: mr0.compute_graph(seq, data, 200, 1e-4), sync)
-        signal, t_fwd = timed(lambda: mr0.execute_graph(graph, seq, data, print_progress=False), sync)
+        execute = pulseqzero.execute_graph if simulator == "pulseqzero" else mr0.execute_graph
+        signal, t_fwd = timed(lambda: execute(graph, seq, data, print_progress=False), sync)
         loss = (signal.abs() ** 2).sum()
         _, t_bwd = timed(loss.backward, sync)
         grads = {"TR": TR.grad, "TE": TE.grad, "flips": flips.grad}
@@ -81,5 +83,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=128)
     parser.add_argument("--device", default="cuda")
+    parser.add_argument("--simulator", choices=("pulseqzero", "mrzerocore"), default="pulseqzero")
     args = parser.parse_args()
-    sys.exit(0 if main(args.lines, args.device) else 1)
+    sys.exit(0 if main(args.lines, args.device, args.simulator) else 1)

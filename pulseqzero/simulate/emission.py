@@ -75,7 +75,16 @@ def emission(rep, mag, traj, b_integral, adc, phantom, return_mag_adc):
 def _emit(decay, traj, dephasing, weights, decay_rates, phase_map):
     """sum over states of dephasing · (sample factors @ weights): (samples, coils)."""
     factors = _fast_factors(decay, traj, decay_rates, phase_map, weights.dtype)
-    return (torch.bmm(factors, weights) * dephasing[..., None]).sum(0)
+    return (_bmm(factors, weights) * dephasing[..., None]).sum(0)
+
+
+def _bmm(a, b):
+    """Batched complex matrix product as one 2D product per batch entry: torch's
+    complex ``bmm`` with a batch of more than one is about 4x slower per entry on the
+    CPU (0.6 ms instead of 0.07 ms for 64 × 2104 @ 2104 × 1)."""
+    if a.shape[0] == 1:
+        return (a[0] @ b[0]).unsqueeze(0)
+    return torch.stack([x @ y for x, y in zip(a, b)])
 
 
 def _factors(decay, traj, decay_rates, phase_map):
@@ -126,10 +135,10 @@ class Emission(torch.autograd.Function):
         weighted = dephasing[..., None].to(real) * grad  # D: (states, samples, coils)
         g_decay = g_traj = g_dephasing = g_weights = g_rates = g_phase = None
         if need[2]:
-            g_dephasing = (grad * torch.bmm(factors, weights).conj()).real.sum(-1)
+            g_dephasing = (grad * _bmm(factors, weights).conj()).real.sum(-1)
             g_dephasing = g_dephasing.to(dephasing.dtype)
         if need[3]:  # Fᴴ D = conj(Fᵀ conj(D))
-            g_weights = torch.bmm(factors.transpose(1, 2), weighted.conj().resolve_conj()).conj()
+            g_weights = _bmm(factors.transpose(1, 2), weighted.conj().resolve_conj()).conj()
         if need[0] or need[1] or need[4] or need[5]:
             states, samples, voxels = factors.shape
             w_t = weights.transpose(1, 2)  # (states, coils, voxels)
@@ -137,7 +146,7 @@ class Emission(torch.autograd.Function):
             if w_t.shape[1] == 1:  # one coil: an outer product, no matmul
                 q_conj = d_conj * w_t
             else:
-                q_conj = torch.bmm(d_conj, w_t)
+                q_conj = _bmm(d_conj, w_t)
             q_conj.mul_(factors)  # conj(dL/dz)
             pairs = torch.view_as_real(q_conj).reshape(states * samples, 2 * voxels)
             # interleaved map: column 2v holds decay_rates[:, v], column 2v+1 phase_map[:, v]
