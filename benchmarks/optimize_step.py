@@ -6,11 +6,15 @@ first pre-pass), the median over ``--repeat`` steps of:
 
 * to_mr0    -- guard check, re-execution of the graph (torch), mr0 lowering;
 * pre-pass  -- MRzeroCore ``compute_graph`` (skipped by ``steps_per_graph=k``);
-* PDG       -- MRzeroCore ``execute_graph`` (forward simulation);
+* PDG       -- the main pass (forward simulation): ``pulseqzero.execute_graph``, or
+  MRzeroCore's ``execute_graph`` with ``--simulator mrzerocore``;
 * reco      -- ``reco_adjoint`` with the sequence's k-space;
 * backward  -- autograd through all of it to the parameters;
 
     .venv/bin/python benchmarks/optimize_step.py [gre:16 gre:32 flair_epi:32 tse:32] [--repeat 3]
+        [--simulator mrzerocore]
+
+The last column is the peak resident memory of the process so far (VmHWM, GiB).
 
 A case is NAME:N (TSE: N/2 echoes, 2 shots).
 """
@@ -46,24 +50,24 @@ def case(name: str, n: int):
 
 
 def main(argv=None):
-    import MRzeroCore as mr0
-
     from pulseqzero.optimize import Simulator, compute_pdg, reconstruct
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cases", nargs="*", default=["gre:16", "gre:32", "flair_epi:32", "tse:32"])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--simulator", choices=("pulseqzero", "mrzerocore"),
+                        default="pulseqzero")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"{'case':<14}{'to_mr0':>9}{'pre-pass':>10}{'PDG':>9}{'reco':>8}{'backward':>10}"
-          f"{'step':>9}  (s, median of {args.repeat})")
+          f"{'step':>9}{'peak GiB':>9}  (s, median of {args.repeat})")
     for spec in args.cases:
         name, n = spec.split(":")
         n = int(n)
         fn, params, kw = case(name, n)
-        sim = Simulator(fn, (n, n), seq_kwargs=kw)
+        sim = Simulator(fn, (n, n), seq_kwargs=kw, simulator=args.simulator)
         sim.image(*params).abs().sum().backward()  # warm-up
         rows = []
         for _ in range(args.repeat):
@@ -72,7 +76,7 @@ def main(argv=None):
             t.append(time.perf_counter())
             graph = compute_pdg(seq, sim.data)
             t.append(time.perf_counter())
-            signal = mr0.execute_graph(graph, seq, sim.data, print_progress=False)
+            signal = sim.execute(graph, seq, sim.data)
             t.append(time.perf_counter())
             image = reconstruct(signal, seq, (n, n), sim.seq_fov(*params))
             t.append(time.perf_counter())
@@ -80,7 +84,19 @@ def main(argv=None):
             t.append(time.perf_counter())
             rows.append([b - a for a, b in zip(t, t[1:])] + [t[-1] - t[0]])
         med = [statistics.median(c) for c in zip(*rows)]
-        print(f"{spec:<14}" + "".join(f"{v:>{w}.3f}" for v, w in zip(med, (9, 10, 9, 8, 10, 9))))
+        print(f"{spec:<14}" + "".join(f"{v:>{w}.3f}" for v, w in zip(med, (9, 10, 9, 8, 10, 9)))
+              + f"{_peak_gib():>8.2f}", flush=True)
+
+
+def _peak_gib() -> float:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2 ** 20
+    except OSError:
+        pass
+    return float("nan")
 
 
 if __name__ == "__main__":
