@@ -112,10 +112,12 @@ class Emission(torch.autograd.Function):
     With F = exp(z), z = x + iθ (x = decay @ decay_rates, θ = traj @ phase_map),
     P = F @ W and out = Σ_s d_s P_s, the gradients in torch's convention (G = dL/d out,
     D = d G per state) are dL/dW = Fᴴ D, dL/dd = Re(G · conj(P)) summed over coils and
-    dL/dz = (D Wᴴ) · conj(F), whose real part flows to x and imaginary part to θ, then
-    through the two small matmuls. We form conj(dL/dz) = (conj(D) Wᵀ) · F, which needs
-    no conjugated copy of F, and read its real and imaginary parts through one real
-    matmul over the interleaved (real, imaginary) pairs.
+    dL/dz = (D Wᴴ) · conj(F), whose real part flows to x and imaginary part to θ.
+    dL/dz is never formed: its products with the rates and the phase map are
+    Σ_v Re dL/dz[e, v] rates[j, v] = Re Σ_c conj(D[e, c]) (F @ (W[:, c] · rates[j]))[e]
+    (and minus Im for the phase map), so one product of F with the 8 columns
+    [W, W · rates, W · phase_map] per coil gives P and both feature gradients. The
+    backward costs one recomputation of F and a few products with it.
     """
 
     @staticmethod
@@ -131,41 +133,41 @@ class Emission(torch.autograd.Function):
         need = ctx.needs_input_grad
         real = phase_map.dtype
         factors = _fast_factors(decay, traj, decay_rates, phase_map, weights.dtype)
+        states, samples, voxels = factors.shape
+        coils = weights.shape[2]
         grad = grad.to(weights.dtype)
-        weighted = dephasing[..., None].to(real) * grad  # D: (states, samples, coils)
+        d_conj = (dephasing[..., None].to(real) * grad).conj().resolve_conj()  # conj(D)
         g_decay = g_traj = g_dephasing = g_weights = g_rates = g_phase = None
+
+        # F @ [W, W · rates_j, W · phase_map_j]: (states, samples, (1 + 3 + 4) coils)
+        columns = [weights]
+        if need[0]:
+            columns.append((weights[:, :, None, :] * decay_rates.T[None, :, :, None])
+                           .reshape(states, voxels, 3 * coils))
+        if need[1]:
+            columns.append((weights[:, :, None, :] * phase_map.T[None, :, :, None])
+                           .reshape(states, voxels, 4 * coils))
+        products = _bmm(factors, torch.cat(columns, -1))
         if need[2]:
-            g_dephasing = (grad * _bmm(factors, weights).conj()).real.sum(-1)
-            g_dephasing = g_dephasing.to(dephasing.dtype)
+            g_dephasing = (grad * products[..., :coils].conj()).real.sum(-1).to(dephasing.dtype)
+        column = coils
+        if need[0]:
+            part = products[..., column:column + 3 * coils].reshape(states, samples, 3, coils)
+            g_decay = (d_conj[:, :, None, :] * part).sum(-1).real.to(decay.dtype)
+            column += 3 * coils
+        if need[1]:
+            part = products[..., column:column + 4 * coils].reshape(states, samples, 4, coils)
+            g_traj = -(d_conj[:, :, None, :] * part).sum(-1).imag.to(traj.dtype)
         if need[3]:  # Fᴴ D = conj(Fᵀ conj(D))
-            g_weights = _bmm(factors.transpose(1, 2), weighted.conj().resolve_conj()).conj()
-        if need[0] or need[1] or need[4] or need[5]:
-            states, samples, voxels = factors.shape
-            w_t = weights.transpose(1, 2)  # (states, coils, voxels)
-            d_conj = weighted.conj().resolve_conj()
-            if w_t.shape[1] == 1:  # one coil: an outer product, no matmul
-                q_conj = d_conj * w_t
-            else:
-                q_conj = _bmm(d_conj, w_t)
-            q_conj.mul_(factors)  # conj(dL/dz)
-            pairs = torch.view_as_real(q_conj).reshape(states * samples, 2 * voxels)
-            # interleaved map: column 2v holds decay_rates[:, v], column 2v+1 phase_map[:, v]
-            # (negated: the pairs hold -Im dL/dz)
-            zeros_d = decay_rates.new_zeros(4, voxels)
-            zeros_r = decay_rates.new_zeros(3, voxels)
-            table = torch.cat([torch.stack([decay_rates, zeros_r], -1),
-                               torch.stack([zeros_d, -phase_map], -1)]).reshape(7, 2 * voxels)
-            if need[0] or need[1]:
-                g_features = (pairs @ table.T).reshape(states, samples, 7)
-                if need[0]:
-                    g_decay = g_features[..., :3].to(decay.dtype)
-                if need[1]:
-                    g_traj = g_features[..., 3:].to(traj.dtype)
-            if need[4] or need[5]:
-                features = torch.cat([decay.to(real), traj.to(real)], -1).reshape(-1, 7)
-                g_table = (features.T @ pairs).reshape(7, voxels, 2)
-                g_rates = g_table[:3, :, 0]
-                g_phase = -g_table[3:, :, 1]
+            g_weights = _bmm(factors.transpose(1, 2), d_conj).conj()
+        if need[4] or need[5]:  # Σ_c W[v, c] ((features_j · conj(D_c))ᵀ @ F)[v], per state
+            features = torch.cat([decay.to(real), traj.to(real)], -1)  # (states, samples, 7)
+            rows = (features[..., None] * d_conj[:, :, None, :]).reshape(states, samples,
+                                                                       7 * coils)
+            table = (_bmm(rows.transpose(1, 2), factors).reshape(states, 7, coils, voxels)
+                     * weights.transpose(1, 2)[:, None]).sum((0, 2))  # (7, voxels)
+            g_rates = table[:3].real if need[4] else None
+            g_phase = -table[3:].imag if need[5] else None
         return g_decay, g_traj, g_dephasing, g_weights, g_rates, g_phase
 
 

@@ -101,7 +101,7 @@ def execute_graph(graph, seq, data, min_emitted_signal: float = 1e-2,
     if initial_mag is None:
         mag = torch.ones(1, phantom.voxels, dtype=torch.cfloat, device=device)
     else:
-        mag = torch.as_tensor(initial_mag).reshape(1, -1)
+        mag = torch.as_tensor(initial_mag, device=device).reshape(1, -1)
     kt = torch.zeros(1, 4, device=device)
 
     grad = torch.is_grad_enabled() and (mag.requires_grad or any(
@@ -259,8 +259,9 @@ def _advance(plans, mag, kt, T1, T2, diffusion_rate, grad_scale, B1, *rep_tensor
     """
     count = len(plans)
     per_rep = [rep_tensors[_PER_REP * i:_PER_REP * (i + 1)] for i in range(count)]
-    angles = torch.stack([torch.as_tensor(r[0]).reshape(()) for r in per_rep])
-    phases = torch.stack([torch.as_tensor(r[1]).reshape(()) for r in per_rep])
+    device = B1.device  # a pulse's angle may be a Python number or a 0-d CPU tensor
+    angles = torch.stack([torch.as_tensor(r[0], device=device).reshape(()) for r in per_rep])
+    phases = torch.stack([torch.as_tensor(r[1], device=device).reshape(()) for r in per_rep])
     b1_abs, b1_phase = _b1(B1, [r[2] for r in per_rep])  # (count or 1, voxels)
     transforms = _rf_transforms(angles[:, None] * b1_abs, phases[:, None] + b1_phase)
 
@@ -347,6 +348,7 @@ def _ptx_b1(B1, shim_array):
     if shim_array.shape[0] != B1.shape[0]:
         raise ValueError(f"the pulse has {shim_array.shape[0]} shim channels, the phantom "
                          f"{B1.shape[0]} B1 maps")
+    shim_array = shim_array.to(B1.device)
     shim = shim_array[:, 0] * torch.exp(-1j * shim_array[:, 1])
     return (B1 * shim[:, None]).sum(0)
 
