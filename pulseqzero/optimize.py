@@ -4,7 +4,7 @@ One optimisation step is::
 
     seq_fn(*params) ──trace once, then re-execute──▶ MRzeroCore.Sequence
         ──PDG (MRzeroCore's compute_graph + our execute_graph) on the phantom──▶ signal
-        ──reco_adjoint with the sequence's k-space──▶ image (the target's shape)
+        ──adjoint reconstruction with the sequence's k-space──▶ image (the target's shape)
         ──loss(image, target) + penalty(*params)──▶ backward ──▶ optimiser step
 
 The seed README's loop works as written::
@@ -147,14 +147,16 @@ def reconstruct(signal, seq, shape, fov=None) -> torch.Tensor:
     """Adjoint reconstruction of ``signal`` with ``seq``'s k-space to an image of ``shape``.
 
     shape: (nx, ny) or (nx, ny, nz); fov: (x, y, z) in m (None: from the k-space).
+    The result is MRzeroCore's ``reco_adjoint``'s, computed axis by axis
+    (``pulseqzero.simulate.reco``): at 256 × 256 its dense matrix needs 34 GB.
     """
-    import MRzeroCore as mr0
+    from .simulate.reco import reco_adjoint
     shape = tuple(int(n) for n in shape)
     res = shape + (1,) * (3 - len(shape))
     kspace = seq.get_kspace()
     fov = tuple(fov) if fov is not None else kspace_fov(kspace)
     fov = tuple(float(f) for f in fov) + (1.0,) * (3 - len(fov))
-    return mr0.reco_adjoint(signal, kspace, resolution=res, FOV=fov).reshape(shape)
+    return reco_adjoint(signal, kspace, res, fov).reshape(shape)
 
 
 # ---------------------------------------------------------------- the optimisation
