@@ -17,7 +17,10 @@ EXAMPLES = ROOT / "examples"
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 # property tests: the same examples on every CI run (locally: new ones each run)
-hypothesis.settings.register_profile("ci", derandomize=True, database=None)
+# a failure prints its example and a blob for @reproduce_failure (replayable anywhere)
+hypothesis.settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+hypothesis.settings.register_profile("dev", print_blob=True)
+hypothesis.settings.load_profile("dev")
 if os.environ.get("CI"):
     hypothesis.settings.load_profile("ci")
 

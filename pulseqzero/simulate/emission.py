@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import torch
 
+from .memory import release_freed_memory
+
 #: MRzeroCore's constant (its results are matched to float32 rounding)
 SQRT2 = 1.41421356237
 
@@ -127,7 +129,6 @@ class Emission(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        from .pdg import release_freed_memory
         release_freed_memory()  # the previous chunk's, before this one's (see there)
         decay, traj, dephasing, weights, decay_rates, phase_map = ctx.saved_tensors
         need = ctx.needs_input_grad
