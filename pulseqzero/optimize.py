@@ -338,9 +338,7 @@ class Simulator:
         if signal.shape[0] == 0:
             raise ValueError("the sequence has no ADC sample after its first RF pulse: there "
                              "is no signal to reconstruct")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # torch.meshgrid indexing note
-            return reconstruct(signal, seq, self.shape, self._fov_of(bound))
+        return reconstruct(signal, seq, self.shape, self._fov_of(bound))
 
 
 def simulate(seq_fn, *params, shape, phantom=None, fov=None, seq_kwargs=None, **sim):
