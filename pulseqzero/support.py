@@ -69,8 +69,9 @@ SUPPORT = {
                                  "distance has no gradient)"),
     "calc_rf_center": (DIFFERENTIABLE, "from the real waveform: the peak samples are guarded, "
                                        "the centre time is traced"),
-    "calc_SAR": (DISABLED, "returns (True, []) as the seed specifies; check SAR on the "
-                           "exported sequence (graph.to_pypulseq())"),
+    "calc_SAR": (DISABLED, "returns (True, []) as the seed specifies, with a TracingWarning "
+                           "(once per recording); check SAR on the exported sequence "
+                           "(graph.to_pypulseq())"),
     "get_supported_labels": (EXACT, ""),
     "points_to_waveform": (DIFFERENTIABLE, "np.interp traced (segments guarded)"),
     "rotate": (DIFFERENTIABLE, "in the angle and the gradients' amplitudes"),

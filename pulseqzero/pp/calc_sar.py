@@ -13,16 +13,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..tracer import current, user_line
+
 __all__ = ["calc_SAR"]
 
 
 def calc_SAR(file):
     """``(True, [])``: SAR is not evaluated while recording (see the module docstring).
 
-    A path that does not name an existing file raises PyPulseq's ``ValueError``.
+    A path that does not name an existing file raises PyPulseq's ``ValueError``. Says
+    once per recording, as a :class:`~pulseqzero.TracingWarning` naming the script line,
+    that nothing was checked.
     """
     if isinstance(file, (str, Path)):
         path = Path(file)
         if not (path.exists() and path.is_file()):
             raise ValueError("Seq file does not exist.")
+    ctx = current()
+    if ctx is not None:
+        ctx.say_once(("calc_SAR",), f"{user_line()}: calc_SAR is not evaluated while "
+                     "recording and returns (True, []): check SAR on the exported sequence "
+                     "with real pypulseq (graph.to_pypulseq() or the written .seq)")
     return True, []

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from pulseqzero import TracingWarning
+
 import pulseqzero.pp as zpp
 from pulseqzero.support import DISABLED, SUPPORT
 from pulseqzero.tracer import TraceContext
@@ -62,7 +64,9 @@ def test_disabled_names_do_what_the_matrix_says(tmp_path):
     with TraceContext("disabled"):
         seq = zpp.Sequence()
         seq.add_block(zpp.make_block_pulse(0.5, duration=1e-3))
-        assert zpp.calc_SAR(seq) == (True, [])
+        with pytest.warns(TracingWarning, match="calc_SAR is not evaluated") as said:
+            assert zpp.calc_SAR(seq) == (True, [])
+        assert "test_api_support.py:" in str(said[0].message)  # names the caller's line
         with pytest.raises(NotImplementedError, match="to_pypulseq"):
             seq.calculate_pns(None)
         with pytest.raises(NotImplementedError, match=r"get_block\(i\)\.rf"):
