@@ -118,6 +118,7 @@ class Graph:
         for p in self.ir.params:
             if p.name in params:
                 value = params[p.name]
+                _check_value(p.name, value)
                 if _shape(value) != tuple(p.shape):
                     raise ValueError(f"parameter {p.name} has shape {tuple(p.shape)}, "
                                      f"got {_shape(value)}")
@@ -271,6 +272,25 @@ def _detach(value):
     if torch is not None and isinstance(value, torch.Tensor):
         return value.detach().cpu().to(torch.float64).numpy()
     return value
+
+
+def _check_value(name: str, value) -> None:
+    """A parameter value is numbers (a number, array or tensor), all finite: NaN or inf
+    would go on into the lowering and the simulation and fail far from here, or not at
+    all."""
+    if torch is not None and isinstance(value, torch.Tensor):
+        finite = bool(torch.isfinite(value.detach()).all())
+    else:
+        try:
+            array = np.asarray(value)
+        except Exception:  # noqa: BLE001 - ragged lists and such: not a parameter value
+            array = np.asarray(None)
+        if array.dtype.kind not in "biufc":
+            raise TypeError(f"parameter {name}: a number, an array or a tensor, got "
+                            f"{type(value).__name__} {value!r}"[:200])
+        finite = bool(np.isfinite(array).all())
+    if not finite:
+        raise ValueError(f"parameter {name} is not finite: {value!r}"[:200])
 
 
 def _shape(value) -> tuple:

@@ -152,7 +152,9 @@ def pickled(x):
 
 
 def ceil_to_int(x):  # math.ceil raises for nan / inf in Python: guarded finite
-    n = math.ceil(x)  # <-
+    # (an infinite parameter is refused before any guard; an infinity computed from a
+    # finite one is what this guard is for: 1e308 * 2.0 overflows)
+    n = math.ceil(1e308 * x)  # <-
     return seq_of(x * 1e-3 + 0 * n)
 
 
@@ -175,7 +177,7 @@ PATHS = {
     "np.float64()": (numpy_scalar, 1.5, None, 1.6), "untraced numpy": (numpy_untraced, 1.5, None, 1.6),
     "untraced torch": (torch_untraced, 1.5, None, 1.6), "ufunc method": (ufunc_method, 1.5, None, 1.6),
     "__array__ of a vector": (array_pinned, 1.5, None, 1.6), "pickle": (pickled, 1.5, None, 1.6),
-    "math.ceil (finite)": (ceil_to_int, 1.5, 1.6, float("inf")),
+    "math.ceil (finite)": (ceil_to_int, 1.5, 1.6, 2.0),
     "division (non-zero)": (divide, 1.5, 2.0, 1.0),
 }
 

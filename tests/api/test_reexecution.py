@@ -185,3 +185,20 @@ def test_the_call_path_reexecutes_without_tracing_and_checks_guards_once(gre_mod
             assert torch.equal(x.event_time, y.event_time)
     assert f.trace_count == 1
     assert checks.count(True) == 3  # once per call, not again in to_mr0
+
+
+def test_parameter_values_must_be_finite_numbers(gre_graph):
+    """NaN, inf, strings and None are refused by name before anything is evaluated
+    (issue 18 #8: they went on into the lowering, or gave a misleading GuardError)."""
+    import torch
+    for bad, error, text in [(float("nan"), ValueError, "TE is not finite"),
+                             (torch.tensor(float("inf"), dtype=torch.float64), ValueError,
+                              "TE is not finite"),
+                             ("5e-3", TypeError, "parameter TE: a number"),
+                             (None, TypeError, "parameter TE: a number")]:
+        with pytest.raises(error, match=text):
+            gre_graph.to_mr0(TE=bad)
+    flips = np.full(16, 10.0)  # the gre_graph fixture: 16 lines
+    flips[3] = np.inf
+    with pytest.raises(ValueError, match="flips is not finite"):
+        gre_graph.to_pypulseq(flips=flips)
