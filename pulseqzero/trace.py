@@ -20,6 +20,7 @@ import numpy as np
 
 from . import tracer as _tr
 from .graph import Graph, GuardError
+from .graph import _check_value as _check_finite
 
 try:
     import torch
@@ -82,15 +83,29 @@ def find_sequence(result, ctx, name: str):
 
 class BoundSequence:
     """A graph with parameter values whose guards hold: what calling a traced function
-    returns. Its methods re-execute the graph (the guards are not checked again)."""
+    returns. Its methods re-execute the graph; the guards are checked again only where a
+    parameter changed in place since (``TE.fill_(...)``, ``flips[3] = ...``), and a
+    failed one raises :class:`GuardError` instead of giving the old structure."""
 
     def __init__(self, graph: Graph, params: dict, inputs: dict | None = None):
         self.graph = graph
         self.params = params
         self._inputs = inputs if inputs is not None else graph.inputs(params)
+        self._snapshot = _snapshot(self._inputs)
+
+    def _check_unchanged(self) -> None:
+        """Re-check the guards if a parameter changed in place since they were checked."""
+        if _changed(self._inputs, self._snapshot):
+            for node, value in self._inputs.items():
+                name = next((p.name for p in self.graph.ir.params if p.node == node), None)
+                if name in self.params:
+                    _check_finite(name, value)
+            self.graph.check_guards(self._inputs)
+            self._snapshot = _snapshot(self._inputs)
 
     def to_mr0(self, rf_subpulses: int = 1, rf_centre: str = "middle"):
         """The MRzeroCore sequence (see :meth:`Graph.to_mr0`)."""
+        self._check_unchanged()
         return self.graph.mr0_from_inputs(self._inputs, rf_subpulses, rf_centre)
 
     def to_pypulseq(self):
@@ -101,6 +116,28 @@ class BoundSequence:
 
     def __repr__(self):
         return f"<BoundSequence of {self.graph!r}>"
+
+
+def _snapshot(inputs: dict) -> dict:
+    """What can change in place: a tensor's version counter, an array's copy."""
+    snap = {}
+    for node, value in inputs.items():
+        if torch is not None and isinstance(value, torch.Tensor):
+            snap[node] = value._version
+        elif isinstance(value, np.ndarray):
+            snap[node] = value.copy()
+    return snap
+
+
+def _changed(inputs: dict, snapshot: dict) -> bool:
+    for node, seen in snapshot.items():
+        value = inputs[node]
+        if isinstance(seen, np.ndarray):
+            if not np.array_equal(value, seen, equal_nan=True):
+                return True
+        elif value._version != seen:
+            return True
+    return False
 
 
 class TracedFunction:

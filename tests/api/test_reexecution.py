@@ -202,3 +202,29 @@ def test_parameter_values_must_be_finite_numbers(gre_graph):
     flips[3] = np.inf
     with pytest.raises(ValueError, match="flips is not finite"):
         gre_graph.to_pypulseq(flips=flips)
+
+
+def test_a_kept_call_result_checks_its_guards_after_an_in_place_change(gre_module):
+    """issue 18 #3: ``b = gre(TR, TE, flips)``, then ``TE.fill_(1e-3)``: ``b.to_mr0()``
+    gave the old timing silently; the script itself refuses a TE of 1 ms."""
+    fn = pulseqzero.trace(gre_module.gre)
+    TR = torch.tensor(12e-3, dtype=torch.float64)
+    TE = torch.tensor(5e-3, dtype=torch.float64)
+    flips = torch.full((8,), 10.0, dtype=torch.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kept = fn(TR, TE, flips, Nx=8, Ny=8)
+    kept.to_mr0()
+    with torch.no_grad():
+        TE.fill_(5.5e-3)  # still a valid TE: the guards hold, the new value is used
+    seq = kept.to_mr0()
+    fresh = fn.trace(12e-3, 5.5e-3, np.full(8, 10.0), Nx=8, Ny=8).to_mr0()
+    assert torch.equal(seq[1].event_time, fresh[1].event_time)
+    with torch.no_grad():
+        TE.fill_(1e-3)
+    with pytest.raises(pulseqzero.GuardError):
+        kept.to_mr0()
+    with torch.no_grad():
+        TE.fill_(float("nan"))
+    with pytest.raises(ValueError, match="TE is not finite"):
+        kept.to_mr0()
