@@ -9,8 +9,6 @@ pulseqzero's re-implementation, and is reported instead of written.
 from __future__ import annotations
 
 import copy
-import os
-import uuid
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,6 +18,7 @@ import pypulseq as pp
 
 from ..ir import events as ir
 from ..ir import shapes
+from ..ir.files import atomic_write
 from ..ir.graph import SequenceGraph
 
 
@@ -223,18 +222,13 @@ def check_block_raster(graph: SequenceGraph, env: list) -> None:
 
 def write(graph: SequenceGraph, env: list, path, create_signature: bool = True,
           remove_duplicates: bool = True):
-    """Write the ``.seq`` file atomically: a failed export leaves no file behind."""
+    """Write the ``.seq`` file atomically: a failed export leaves no file behind (through a
+    symlink, keeping the file's mode; ``ir.files.atomic_write``)."""
     check_block_raster(graph, env)
     path = Path(path)
     if path.suffix != ".seq":
         path = path.with_suffix(path.suffix + ".seq")
     seq = to_pypulseq(graph, env)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp.seq")
-    try:
-        signature = seq.write(str(tmp), create_signature=create_signature,
-                              remove_duplicates=remove_duplicates)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return signature
+    return atomic_write(path, lambda tmp: seq.write(str(tmp), create_signature=create_signature,
+                                                     remove_duplicates=remove_duplicates),
+                        suffix=".tmp.seq")

@@ -34,9 +34,7 @@ from __future__ import annotations
 import base64
 import json
 import math
-import os
 import re
-import uuid
 from pathlib import Path
 
 import attrs
@@ -45,6 +43,7 @@ import numpy as np
 from . import events as ev
 from . import ops as _ops
 from . import graph as _graph
+from .files import atomic_write
 from .graph import GUARD_KINDS, Block, Guard, ParamInfo, SequenceGraph
 
 #: ``seq.register_*_event`` records (where the IR has them)
@@ -647,16 +646,10 @@ def _no_constant(name):
 
 
 def save(graph: SequenceGraph, path) -> None:
-    """Write the graph as JSON (atomically: a failed save leaves no file)."""
-    path = Path(path)
+    """Write the graph as JSON (atomically: a failed save leaves no file; through a symlink,
+    keeping the file's mode)."""
     text = dumps(graph)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def load(path, call_names=None) -> SequenceGraph:
