@@ -43,6 +43,7 @@ import torch
 from .graph import Graph
 from .heap import frozen_heap
 from .trace import BoundSequence, TracedFunction, trace
+from .tracer import TracingWarning
 
 __all__ = ["optimize", "Optimization", "Simulator", "simulate", "Step", "mse_magnitude",
            "scaled_mse"]
@@ -246,6 +247,7 @@ class Simulator:
         self._fov_graph = None
         self._fov = None
         self._data_cpu = None
+        self._reported = set()  # TracingWarnings already passed on
 
     def set_options(self, **sim) -> None:
         unknown = set(sim) - set(self.OPTIONS)
@@ -271,9 +273,18 @@ class Simulator:
         if isinstance(self.fn, Graph):  # a graph: its parameters in order, or by keyword
             return BoundSequence(self.fn, {**dict(zip(self.fn.ir.param_names, params)),
                                            **self.seq_kwargs})
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracing notes (float() cuts) were shown at trace
-            return self.fn(*params, **self.seq_kwargs)
+        # a trace (the first call, or a re-trace) may say that a parameter's influence is
+        # cut (float(), math.*): that is said once per Simulator, naming the parameter and
+        # the script line; other warnings of the script were seen when it was written
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            bound = self.fn(*params, **self.seq_kwargs)
+        for note in caught:
+            text = str(note.message)
+            if issubclass(note.category, TracingWarning) and text not in self._reported:
+                self._reported.add(text)
+                warnings.warn(text, TracingWarning, stacklevel=2)
+        return bound
 
     def sequence(self, *params):
         """The MRzeroCore sequence at these parameters (differentiable w.r.t. tensors)."""

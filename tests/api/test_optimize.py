@@ -215,3 +215,22 @@ def test_npz_phantom_by_path(tmp_path):
     assert sim_data(data) is data
     with pytest.raises(FileNotFoundError):
         sim_data(tmp_path / "missing.npz")
+
+
+def test_a_cut_parameter_is_reported_once_during_optimisation(gre_fn, target):
+    """issue 18 #5: a parameter that goes through math.sqrt gets no gradient; the
+    optimisation says so once, naming the parameter and the script line."""
+    import math
+
+    def gre_cut(TR, TE, flips, Nx, Ny):
+        return gre_fn(TR, math.sqrt(TE * TE), flips, Nx, Ny)  # cut: float()
+
+    TR, TE, flips = fresh()
+    TE.requires_grad_()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        opt = Optimization(gre_cut, target, TR, TE, flips, seq_kwargs=KW, lr=2.0)
+        opt.run(2, progress=False)
+    notes = [str(w.message) for w in caught if issubclass(w.category, pulseqzero.TracingWarning)]
+    assert len(notes) == 1, notes
+    assert "cuts the influence of TE" in notes[0] and "test_optimize.py:" in notes[0]
