@@ -118,7 +118,7 @@ class Graph:
         for p in self.ir.params:
             if p.name in params:
                 value = params[p.name]
-                _check_value(p.name, value)
+                check_value(p.name, value)
                 if _shape(value) != tuple(p.shape):
                     raise ValueError(f"parameter {p.name} has shape {tuple(p.shape)}, "
                                      f"got {_shape(value)}")
@@ -274,7 +274,7 @@ def _detach(value):
     return value
 
 
-def _check_value(name: str, value) -> None:
+def check_value(name: str, value) -> None:
     """A parameter value is numbers (a number, array or tensor), all finite: NaN or inf
     would go on into the lowering and the simulation and fail far from here, or not at
     all."""

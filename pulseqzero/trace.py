@@ -19,8 +19,7 @@ import logging
 import numpy as np
 
 from . import tracer as _tr
-from .graph import Graph, GuardError
-from .graph import _check_value as _check_finite
+from .graph import Graph, GuardError, check_value
 
 try:
     import torch
@@ -96,10 +95,9 @@ class BoundSequence:
     def _check_unchanged(self) -> None:
         """Re-check the guards if a parameter changed in place since they were checked."""
         if _changed(self._inputs, self._snapshot):
-            for node, value in self._inputs.items():
-                name = next((p.name for p in self.graph.ir.params if p.node == node), None)
-                if name in self.params:
-                    _check_finite(name, value)
+            for p in self.graph.ir.params:
+                if p.name in self.params:
+                    check_value(p.name, self._inputs[p.node])
             self.graph.check_guards(self._inputs)
             self._snapshot = _snapshot(self._inputs)
 

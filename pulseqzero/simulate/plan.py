@@ -70,14 +70,6 @@ class Plan:
     min_emitted_signal: float
     min_latent_signal: float
 
-    @property
-    def emitting_states(self) -> int:
-        return sum(r.n_emit for r in self.repetitions)
-
-    @property
-    def simulated_states(self) -> int:
-        return sum(r.n_states for r in self.repetitions)
-
     def to(self, device) -> "Plan":
         return Plan(tuple(r.to(device) for r in self.repetitions), self.min_emitted_signal,
                     self.min_latent_signal)
