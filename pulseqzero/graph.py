@@ -3,7 +3,8 @@
 It wraps the IR's :class:`~ir.graph.SequenceGraph` and connects it to the
 backends: ``to_mr0(**params)`` (torch, differentiable), ``to_pypulseq`` and
 ``write`` (numpy float64, exact). Parameters not given keep their traced
-values. Before evaluating with new values every guard is checked (one
+values; one traced from a tensor reads that tensor (its current value, and
+gradients reach it). Before evaluating with new values every guard is checked (one
 vectorised numpy pass); a guard that no longer holds raises
 :class:`GuardError` naming the script line.
 

@@ -172,7 +172,7 @@ def test_the_call_path_reexecutes_without_tracing_and_checks_guards_once(gre_mod
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         f(12e-3, 5e-3, flips, Nx=8, Ny=4).to_mr0()
-    graph = f._cache[next(iter(f._cache))][0]
+    graph = f._cache[next(iter(f._cache))][0].graph
     checks = []
     original = type(graph).check_guards
     monkeypatch.setattr(type(graph), "check_guards",

@@ -77,3 +77,99 @@ def test_errors_point_at_the_script_line():
 
     with pytest.raises(AssertionError, match=r"too large.*test_trace.py:\d+"):
         bad.trace(1000.0)
+
+
+# -- the cache never serves a trace whose inputs changed (issue 18 #2, #4) ---------------
+
+DWELL = 1e-5  # a module-level value the traced function below reads
+
+
+def _adc_dwell():
+    return DWELL  # read one call deeper: a helper of the script
+
+
+@pulseqzero.trace
+def fid_reading_a_global(TE, n_samples: int = 8):
+    seq = pp.Sequence()
+    seq.add_block(pp.make_block_pulse(flip_angle=0.5, duration=1e-3))
+    seq.add_block(pp.make_delay(TE))
+    seq.add_block(pp.make_adc(n_samples, dwell=_adc_dwell()))
+    return seq
+
+
+def _dwell_of(bound):
+    return float(bound.to_pypulseq().get_block(3).adc.dwell)
+
+
+def test_a_changed_module_value_retraces(caplog):
+    global DWELL
+    assert _dwell_of(fid_reading_a_global(5e-3)) == 1e-5
+    try:
+        DWELL = 2e-5
+        with caplog.at_level(logging.WARNING, logger="pulseqzero"):
+            assert _dwell_of(fid_reading_a_global(5e-3)) == 2e-5
+        assert "module value DWELL changed" in caplog.text
+        count = fid_reading_a_global.trace_count
+        DWELL = 1e-5  # back: the first trace is served again
+        assert _dwell_of(fid_reading_a_global(5e-3)) == 1e-5
+        assert fid_reading_a_global.trace_count == count
+    finally:
+        DWELL = 1e-5
+
+
+def test_a_closure_variable_is_compared_by_value():
+    dwell = 1e-5
+
+    @pulseqzero.trace
+    def f(TE):
+        seq = pp.Sequence()
+        seq.add_block(pp.make_delay(TE))
+        seq.add_block(pp.make_adc(4, dwell=dwell))
+        return seq
+
+    assert float(f(5e-3).to_pypulseq().get_block(2).adc.dwell) == 1e-5
+    dwell = 3e-5  # noqa: F841 - read by f through its closure
+    assert float(f(5e-3).to_pypulseq().get_block(2).adc.dwell) == 3e-5
+
+
+@pulseqzero.trace
+def fid_on(TE, system):
+    seq = pp.Sequence(system)
+    seq.add_block(pp.make_trapezoid("x", area=1000, system=system))
+    seq.add_block(pp.make_delay(TE))
+    return seq
+
+
+def test_an_opts_edited_in_place_retraces():
+    system = pp.Opts(max_grad=30, grad_unit="mT/m", max_slew=100, slew_unit="T/m/s")
+    first = fid_on(5e-3, system).to_pypulseq().get_block(1).gx.rise_time
+    system.max_slew = system.max_slew / 2  # the same object, slower gradients
+    second = fid_on(5e-3, system).to_pypulseq().get_block(1).gx.rise_time
+    assert second > first
+    assert fid_on.trace_count == 2
+
+
+def test_an_object_that_has_no_value_key_is_compared_by_identity_with_a_warning():
+    import threading
+
+    @pulseqzero.trace
+    def f(TE, lock):
+        seq = pp.Sequence()
+        seq.add_block(pp.make_delay(TE))
+        return seq
+
+    lock = threading.Lock()
+    with pytest.warns(pulseqzero.TracingWarning, match="argument lock cannot be compared by value"):
+        f(5e-3, lock)
+    f(6e-3, lock)
+    assert f.trace_count == 1
+
+
+def test_a_graph_traced_from_tensors_keeps_them():
+    TE = torch.tensor(5e-3, dtype=torch.float64, requires_grad=True)
+    flip = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    graph = pulseqzero.trace(fid.fn).trace(TE, flip)
+    seq = graph.to_mr0()  # no parameters given: the traced tensors
+    (seq[-1].event_time.sum() + seq[0].pulse.angle).backward()
+    assert TE.grad is not None and float(TE.grad) == pytest.approx(1.0)
+    assert flip.grad is not None and float(flip.grad) == pytest.approx(1.0)
