@@ -19,6 +19,8 @@ sequence; guards are checked per batch element.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .ir.evaluate import Plan, guard_failures
@@ -120,6 +122,7 @@ class Graph:
             if p.name in params:
                 value = params[p.name]
                 check_value(p.name, value)
+                check_precision(p.name, value)
                 if _shape(value) != tuple(p.shape):
                     raise ValueError(f"parameter {p.name} has shape {tuple(p.shape)}, "
                                      f"got {_shape(value)}")
@@ -292,6 +295,44 @@ def check_value(name: str, value) -> None:
         finite = bool(np.isfinite(array).all())
     if not finite:
         raise ValueError(f"parameter {name} is not finite: {value!r}"[:200])
+
+
+#: (parameter name, dtype) already warned about by check_precision
+_warned_precision: set = set()
+
+
+def check_precision(name: str, value) -> None:
+    """Warn once per parameter when a float32 (or narrower) value is not the decimal it
+    prints as: ``torch.tensor(6e-3)`` is 0.006000000052, and a delay the script rounds up
+    to the raster (``pp.ceil(TE / raster) * raster``) can come out one raster step longer
+    than pypulseq's float64 6e-3. The value is used as it is (in float64); the warning
+    says how to get the decimal."""
+    if torch is not None and isinstance(value, torch.Tensor):
+        if not value.is_floating_point() or value.dtype == torch.float64:
+            return
+        dtype = str(value.dtype).replace("torch.", "")
+        if (name, dtype) in _warned_precision:
+            return
+        sample = value.detach().flatten()[:16].cpu().to(torch.float32).numpy()
+    elif isinstance(value, (np.ndarray, np.floating)) and np.asarray(value).dtype.kind == "f" \
+            and np.asarray(value).dtype.itemsize < 8:
+        dtype = np.asarray(value).dtype.name
+        if (name, dtype) in _warned_precision:
+            return
+        sample = np.asarray(value, dtype=np.float32).ravel()[:16]
+    else:
+        return
+    for x in sample:
+        written = float(str(x))  # the shortest decimal that reads back as this float32
+        if float(x) != written:
+            _warned_precision.add((name, dtype))
+            from .tracer import TracingWarning, user_line
+            warnings.warn(f"{user_line()}: parameter {name} is a {dtype} value: {written!r} is "
+                          f"{float(x)!r} in it, and raster roundings of the script (pp.ceil(TE / "
+                          "raster) * raster) can move by one raster step against pypulseq's "
+                          f"float64 {written!r}; give it as float64 (dtype=torch.float64)",
+                          TracingWarning, stacklevel=3)
+            return
 
 
 def _shape(value) -> tuple:

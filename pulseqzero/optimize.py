@@ -23,6 +23,18 @@ same parameter tensors. For long runs use the object directly::
     opt.run(200)              # progress bar; opt.history has loss and params per step
     opt.losses, opt.param_history(1)
 
+Long runs can be checkpointed and resumed exactly (torch conventions)::
+
+    opt = pulseqzero.Optimization(my_gre_seq, target_image, TR, TE)
+    if os.path.exists("run.pt"):
+        opt.load_checkpoint("run.pt")     # parameters, Adam's moments, history
+    opt.run(500 - len(opt.history), checkpoint="run.pt", checkpoint_every=10)
+
+A step never leaves the parameters broken: a non-finite gradient raises
+naming the parameter before anything is updated, and an update that the
+script refuses (its own ``assert``, or a guard of a traced graph) is rolled
+back, optimiser state included, before the error is raised.
+
 The parameters are updated in place, so after optimising the same function
 exports the optimised sequence: ``my_gre_seq(TR.item(), TE.item())`` under
 pypulseq, or ``pulseqzero.trace(my_gre_seq)(TR, TE).write("opt.seq")``.
@@ -30,6 +42,8 @@ pypulseq, or ``pulseqzero.trace(my_gre_seq)(TR, TE).write("opt.seq")``.
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import math
 import os
 import sys
@@ -244,6 +258,8 @@ class Simulator:
         self.data = None
         self._pdg = None
         self._pdg_age = 0
+        self._pdg_params = None  # the parameters the pre-pass graph was computed at
+        self._pdg_restore = None  # (those parameters, age) from a checkpoint
         self._fov_graph = None
         self._fov = None
         self._data_cpu = None
@@ -337,19 +353,32 @@ class Simulator:
         data = self.sim_data(*params)
         bound = self.bound(*params)  # one guard check per image
         seq = self._lower(bound)
+        if self._pdg_restore is not None and reuse_graph:
+            # resumed from a checkpoint: the pre-pass graph the interrupted run was using
+            at, age = self._pdg_restore
+            self._pdg_restore = None
+            with torch.no_grad():
+                self._new_pdg(self._lower(self.bound(*at)), at)
+            self._pdg_age = age
         if self._pdg is None or not reuse_graph or self._pdg_age >= self.steps_per_graph:
-            if data.device.type != "cpu" and self._data_cpu is None:
-                self._data_cpu = data.cpu()  # for the pre-pass, once
-            cpu_data = data if data.device.type == "cpu" else self._data_cpu
-            self._pdg = compute_pdg(seq, cpu_data, self.sim["max_state_count"],
-                                    self.sim["min_state_mag"])
-            self._pdg_age = 0
+            self._new_pdg(seq, params)
         self._pdg_age += 1
         signal = self.execute(self._pdg, seq, data)
         if signal.shape[0] == 0:
             raise ValueError("the sequence has no ADC sample after its first RF pulse: there "
                              "is no signal to reconstruct")
         return reconstruct(signal, seq, self.shape, self._fov_of(bound))
+
+    def _new_pdg(self, seq, params) -> None:
+        """MRzeroCore's pre-pass graph of ``seq`` (on the CPU), made at ``params``."""
+        data = self.data
+        if data.device.type != "cpu" and self._data_cpu is None:
+            self._data_cpu = data.cpu()  # for the pre-pass, once
+        cpu_data = data if data.device.type == "cpu" else self._data_cpu
+        self._pdg = compute_pdg(seq, cpu_data, self.sim["max_state_count"],
+                                self.sim["min_state_mag"])
+        self._pdg_age = 0
+        self._pdg_params = tuple(_numpy(p) for p in params)
 
 
 def simulate(seq_fn, *params, shape, phantom=None, fov=None, seq_kwargs=None, **sim):
@@ -488,7 +517,11 @@ class Optimization:
         return value, (float(pen.detach()) if pen is not None else 0.0)
 
     def step(self) -> float:
-        """One step: simulate, loss, backward, optimiser step. Returns the loss."""
+        """One step: simulate, loss, backward, optimiser step. Returns the loss.
+
+        Nothing is updated when a gradient is not finite (FloatingPointError naming
+        the parameter); an update the script refuses (its ``assert``, a guard of a
+        traced graph) or that is not finite is rolled back before the error is raised."""
         t0 = time.perf_counter()
         before = tuple(_numpy(p) for p in self.params)
         self.optimizer.zero_grad()
@@ -498,12 +531,120 @@ class Optimization:
             raise FloatingPointError(f"loss is {float(loss.detach())} at step {len(self.history)}; "
                                      "lower the learning rate or bound the parameters")
         loss.backward()
+        self._check_gradients()
+        good = ([p.detach().clone() for p in self.trainable],
+                copy.deepcopy(self.optimizer.state_dict()))
         self.optimizer.step()
         self._clamp()
+        try:
+            self._check_update()
+        except BaseException:
+            with torch.no_grad():
+                for p, value in zip(self.trainable, good[0]):
+                    p.copy_(value)
+            self.optimizer.load_state_dict(good[1])
+            raise
         value = float(loss.detach())
         self.history.append(Step(len(self.history), value, before, time.perf_counter() - t0, pen))
         self.last_image = image.detach()
         return value
+
+    def param_names(self) -> list:
+        """The parameters' names in the sequence function's signature (else ``param i``)."""
+        fn = self.fn
+        if isinstance(fn, Graph):
+            names = list(fn.ir.param_names)
+        else:
+            names = list(fn.signature.parameters)
+        return [names[i] if i < len(names) else f"param {i}" for i in range(len(self.params))]
+
+    def _check_gradients(self) -> None:
+        names = self.param_names()
+        for i, p in enumerate(self.params):
+            if isinstance(p, torch.Tensor) and p.grad is not None:
+                bad = ~torch.isfinite(p.grad)
+                if bad.any():
+                    where = "" if p.ndim == 0 else f" at {[int(j) for j in bad.nonzero()[0]]}"
+                    raise FloatingPointError(
+                        f"the gradient of {names[i]} is not finite{where} at step "
+                        f"{len(self.history)} ({p.grad.flatten()[bad.flatten()][0].item()}); the "
+                        "parameters were not updated. Bound the parameters, lower the learning "
+                        "rate, or look for a division by a parameter that reached zero")
+
+    def _check_update(self) -> None:
+        """The parameters after an update are finite and the script accepts them."""
+        names = self.param_names()
+        for i, p in enumerate(self.params):
+            if isinstance(p, torch.Tensor) and not bool(torch.isfinite(p.detach()).all()):
+                raise FloatingPointError(f"step {len(self.history)} made {names[i]} non-finite; "
+                                         "the step was rolled back")
+        try:
+            self.bound()  # the guards, and a re-trace (the script's checks) if one breaks
+        except Exception as e:
+            values = ", ".join(f"{n}={_short(_numpy(p))}" for n, p in zip(names, self.params)
+                               if isinstance(p, torch.Tensor) and p.requires_grad)
+            note = (f"pulseqzero: step {len(self.history)} moved the parameters to values the "
+                    f"sequence refuses ({values}); they and the optimiser state were rolled "
+                    "back to their values before the step. Bound the parameters "
+                    "(bounds=...) or lower the learning rate.")
+            if hasattr(e, "add_note"):  # Python 3.11
+                e.add_note(note)
+            else:  # pragma: no cover
+                warnings.warn(note, stacklevel=3)
+            raise
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Everything a resumed run needs to continue exactly as an uninterrupted one: the
+        parameters, the optimiser's state, the history and the pre-pass graph's schedule.
+        Tensors, numbers and strings only (``torch.load(..., weights_only=True)`` reads it)."""
+        sim = self.simulator
+        return {
+            "format": "pulseqzero.Optimization/1",
+            "name": self.name,
+            "params": [p.detach().clone() if isinstance(p, torch.Tensor) else None
+                       for p in self.params],
+            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "history": [_step_out(step) for step in self.history],
+            "pdg": None if sim._pdg_params is None else {
+                "age": sim._pdg_age, "params": [_tensor_out(v) for v in sim._pdg_params]},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from :meth:`state_dict` (of an Optimization of the same function and
+        parameters): the parameter tensors are set in place."""
+        if not isinstance(state, dict) or state.get("format") != "pulseqzero.Optimization/1":
+            raise ValueError("not a state of pulseqzero.Optimization (made by state_dict() or "
+                             "run(checkpoint=...))")
+        if state["name"] != self.name or len(state["params"]) != len(self.params):
+            raise ValueError(f"the state is of {state['name']} with {len(state['params'])} "
+                             f"parameters; this optimises {self.name} with {len(self.params)}")
+        names = self.param_names()
+        for name, p, value in zip(names, self.params, state["params"]):
+            if isinstance(p, torch.Tensor) and value is not None and p.shape != value.shape:
+                raise ValueError(f"parameter {name} has shape {tuple(p.shape)} here and "
+                                 f"{tuple(value.shape)} in the state")
+        with torch.no_grad():
+            for p, value in zip(self.params, state["params"]):
+                if isinstance(p, torch.Tensor) and value is not None:
+                    p.copy_(value)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.history = [_step_in(step) for step in state["history"]]
+        sim = self.simulator
+        sim._pdg, sim._pdg_params, sim._pdg_restore = None, None, None
+        if state["pdg"] is not None:
+            at = tuple(_like(p, v) for p, v in zip(self.params, state["pdg"]["params"]))
+            sim._pdg_restore = (at, state["pdg"]["age"])
+
+    def save_checkpoint(self, path) -> None:
+        """Write :meth:`state_dict` to ``path`` atomically (a crash leaves the old file)."""
+        from .ir.files import atomic_write
+        state = self.state_dict()
+        atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+    def load_checkpoint(self, path) -> None:
+        """Continue from a file of :meth:`save_checkpoint` / ``run(checkpoint=...)``."""
+        self.load_state_dict(torch.load(path, map_location=self.device, weights_only=True))
 
     def _clamp(self):
         with torch.no_grad():
@@ -512,12 +653,17 @@ class Optimization:
                     lo, hi = b
                     p.clamp_(min=lo, max=hi)
 
-    def run(self, steps: int = 1, progress=None, callback=None) -> float:
+    def run(self, steps: int = 1, progress=None, callback=None, checkpoint=None,
+            checkpoint_every: int = 10) -> float:
         """``steps`` optimisation steps; returns the last loss.
 
         progress: show a progress bar (tqdm) with the loss; None: when steps > 1.
         callback: ``callback(optimization, step)`` after every step (return True to stop).
+        checkpoint: a path to write :meth:`state_dict` to (atomically) every
+        ``checkpoint_every`` steps and after the last one; :meth:`load_checkpoint`
+        continues from it exactly.
         """
+        every = max(1, int(checkpoint_every))
         show = steps > 1 if progress is None else bool(progress)
         bar = None
         if show:
@@ -528,12 +674,16 @@ class Optimization:
         try:
             # full garbage collections skip the imports, the graph and the phantom
             with frozen_heap():
-                for _ in range(steps):
+                for i in range(steps):
                     value = self.step()
                     if bar is not None:
                         bar.set_postfix(loss=f"{value:.4g}", refresh=False)
                         bar.update(1)
-                    if callback is not None and callback(self, self.history[-1]):
+                    stop = callback is not None and callback(self, self.history[-1])
+                    if checkpoint is not None and (stop or i == steps - 1
+                                                   or len(self.history) % every == 0):
+                        self.save_checkpoint(checkpoint)
+                    if stop:
                         break
         finally:
             if bar is not None:
@@ -578,6 +728,37 @@ class Optimization:
             sessions = []
             setattr(first, self._ATTR, sessions)
         sessions.append(self)
+
+
+def _short(value) -> str:
+    return np.array2string(np.asarray(value), precision=6, threshold=6)
+
+
+def _tensor_out(value):
+    """A numpy value as a tensor (what ``torch.load(weights_only=True)`` reads)."""
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.array(value))
+    return value
+
+
+def _step_out(step: Step) -> dict:
+    out = dataclasses.asdict(step)
+    out["params"] = [_tensor_out(v) for v in step.params]
+    return out
+
+
+def _step_in(state: dict) -> Step:
+    state = dict(state)
+    state["params"] = tuple(v.numpy() if isinstance(v, torch.Tensor) else v
+                            for v in state["params"])
+    return Step(**state)
+
+
+def _like(param, value):
+    """A checkpointed value given as the parameter is (a tensor of its dtype and device)."""
+    if isinstance(param, torch.Tensor) and isinstance(value, torch.Tensor):
+        return value.to(dtype=param.dtype, device=param.device)
+    return param
 
 
 def _same(a, b) -> bool:

@@ -35,7 +35,7 @@ import warnings
 import numpy as np
 
 from . import tracer as _tr
-from .graph import Graph, GuardError, check_value
+from .graph import Graph, GuardError, check_precision, check_value
 
 try:
     import torch
@@ -137,45 +137,43 @@ def global_reads(fn) -> list:
     module it reads is followed into the attributes it names (``config.FOV``)."""
     reads: dict = {}
     seen: set = set()
-
-    def visit_function(f):
-        code = getattr(f, "__code__", None)
-        if code is None or code in seen or not _is_user_code(code.co_filename):
-            return
-        for cell, name in zip(f.__closure__ or (), code.co_freevars):
-            reads[(id(cell), name)] = (name, cell, None)
-            try:
-                follow(cell.cell_contents, code)
-            except ValueError:  # an empty cell
-                pass
-        visit_code(code, f.__globals__)
-
-    def visit_code(code, namespace):
-        if code in seen:
-            return
-        seen.add(code)
-        for name in code.co_names:
-            if name in namespace:
-                reads[(id(namespace), name)] = (name, namespace, name)
-                follow(namespace[name], code)
-        for const in code.co_consts:
-            if isinstance(const, types.CodeType):  # nested functions and lambdas
-                visit_code(const, namespace)
-
-    def follow(value, code):
-        if isinstance(value, TracedFunction):
-            value = value.fn
-        if isinstance(value, types.FunctionType):
-            visit_function(value)
-        elif isinstance(value, types.ModuleType) and _is_user_code(getattr(value, "__file__", "") or ""):
-            namespace = vars(value)
-            for attribute in code.co_names:
+    # (a work list, not nested recursive functions: those would be a reference cycle)
+    work = [("function", fn, None)]
+    while work:
+        what, item, context = work.pop()
+        if what == "function":
+            item = item.fn if isinstance(item, TracedFunction) else item
+            code = getattr(item, "__code__", None)
+            if code is None or code in seen or not _is_user_code(code.co_filename):
+                continue
+            for cell, name in zip(item.__closure__ or (), code.co_freevars):
+                reads[(id(cell), name)] = (name, cell, None)
+                value = _read(cell, None)
+                if value is not _MISSING:
+                    work.append(("value", value, code))
+            work.append(("code", code, item.__globals__))
+        elif what == "code":
+            code, namespace = item, context
+            if code in seen:
+                continue
+            seen.add(code)
+            for name in code.co_names:
+                if name in namespace:
+                    reads[(id(namespace), name)] = (name, namespace, name)
+                    work.append(("value", namespace[name], code))
+            work.extend(("code", const, namespace) for const in code.co_consts
+                        if isinstance(const, types.CodeType))  # nested functions, lambdas
+        elif isinstance(item, (types.FunctionType, TracedFunction)):
+            work.append(("function", item, None))
+        elif isinstance(item, types.ModuleType) and (id(item), context) not in seen \
+                and _is_user_code(getattr(item, "__file__", "") or ""):
+            seen.add((id(item), context))
+            namespace = vars(item)
+            for attribute in context.co_names:  # the names the reading code uses
                 if attribute in namespace:
-                    reads[(id(namespace), attribute)] = (f"{value.__name__}.{attribute}",
+                    reads[(id(namespace), attribute)] = (f"{item.__name__}.{attribute}",
                                                          namespace, attribute)
-                    follow(namespace[attribute], code)
-
-    visit_function(fn)
+                    work.append(("value", namespace[attribute], context))
     return list(reads.values())
 
 
@@ -335,6 +333,7 @@ class TracedFunction:
         with _tr.TraceContext(self.fn.__name__, mode="trace") as ctx:
             for name, value in list(bound.arguments.items()):
                 if self._is_param(name, value):
+                    check_precision(name, value)
                     # a tensor is kept: parameters not given later read it (gradients included)
                     tensor = value if torch is not None and isinstance(value, torch.Tensor) else None
                     bound.arguments[name] = ctx.new_param(name, value, tensor=tensor)

@@ -8,6 +8,7 @@ examples show that).
 """
 from __future__ import annotations
 
+import copy
 import gc
 import warnings
 
@@ -234,3 +235,74 @@ def test_a_cut_parameter_is_reported_once_during_optimisation(gre_fn, target):
     notes = [str(w.message) for w in caught if issubclass(w.category, pulseqzero.TracingWarning)]
     assert len(notes) == 1, notes
     assert "cuts the influence of TE" in notes[0] and "test_optimize.py:" in notes[0]
+
+
+# -- nothing lost, nothing broken (issue 18 #1, #6, #7) -----------------------------------
+
+def _params(opt):
+    return [p.detach().clone() for p in opt.params]
+
+
+def test_a_run_resumed_from_a_checkpoint_continues_exactly(gre_fn, target, tmp_path):
+    kw = dict(seq_kwargs=KW, steps_per_graph=3)  # the pre-pass schedule must resume too
+    whole = Optimization(gre_fn, target, *fresh(), **kw)
+    whole.run(5, progress=False)
+
+    path = tmp_path / "run.pt"
+    first = Optimization(gre_fn, target, *fresh(), **kw)
+    first.run(2, progress=False, checkpoint=path, checkpoint_every=1)
+    first.step()  # a step after the checkpoint: lost with the "crash"
+    resumed = Optimization(gre_fn, target, *fresh(), **kw)
+    resumed.load_checkpoint(path)
+    assert len(resumed.history) == 2
+    resumed.run(3, progress=False)
+
+    assert resumed.losses == whole.losses
+    for a, b in zip(_params(resumed), _params(whole)):
+        assert torch.equal(a, b)
+    for a, b in zip(resumed.param_history(2), whole.param_history(2)):
+        assert np.array_equal(a, b)
+    assert [f.name for f in tmp_path.iterdir()] == ["run.pt"]  # no temporary file left
+
+
+def test_a_state_of_another_optimisation_is_refused(gre_fn, target):
+    opt = Optimization(gre_fn, target, *fresh(), seq_kwargs=KW)
+    state = opt.state_dict()
+    state["params"] = state["params"][:2]
+    with pytest.raises(ValueError, match="with 2 parameters"):
+        Optimization(gre_fn, target, *fresh(), seq_kwargs=KW).load_state_dict(state)
+    with pytest.raises(ValueError, match="not a state of pulseqzero.Optimization"):
+        opt.load_state_dict({"params": []})
+
+
+def test_a_non_finite_gradient_raises_naming_the_parameter_and_changes_nothing(gre_fn, target):
+    def penalty(TR, TE, flips):  # d/dx sqrt(x) at 0 is inf, times 0: NaN
+        return 0 * torch.sqrt(flips[3] - 4.0)
+
+    opt = Optimization(gre_fn, target, *fresh(), seq_kwargs=KW, penalty=penalty)
+    before = _params(opt)
+    with pytest.raises(FloatingPointError, match=r"gradient of flips is not finite at \[3\]"):
+        opt.step()
+    assert all(torch.equal(a, b) for a, b in zip(_params(opt), before))
+    assert opt.history == [] and not opt.optimizer.state
+
+
+def test_a_step_the_script_refuses_is_rolled_back(gre_fn, target):
+    TR, TE, flips = fresh()
+    TE.requires_grad_()
+    opt = Optimization(gre_fn, target, TR, TE, flips, seq_kwargs=KW, lr=[1e-5, 1.0])
+    opt.step()  # a good step: Adam has moments to roll back to
+    ok = _params(opt)
+    state = copy.deepcopy(opt.optimizer.state_dict())
+    opt.optimizer.param_groups[0]["lr"] = 1.0  # TE moves by about 1 s: too short for the script
+    with pytest.raises(AssertionError, match="too short") as caught:
+        opt.step()
+    assert "rolled back" in "".join(getattr(caught.value, "__notes__", []))
+    assert all(torch.equal(a, b) for a, b in zip(_params(opt), ok))
+    assert len(opt.history) == 1
+    after = opt.optimizer.state_dict()["state"]
+    assert all(torch.equal(after[k]["exp_avg"], state["state"][k]["exp_avg"]) for k in after)
+    assert all(int(after[k]["step"]) == 1 for k in after)
+    opt.optimizer.param_groups[0]["lr"] = 1e-5  # a sane step goes on from there
+    opt.step()
+    assert len(opt.history) == 2

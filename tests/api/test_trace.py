@@ -1,5 +1,6 @@
 """@trace: parameters vs static arguments, caching, guards, re-tracing."""
 import logging
+import warnings
 
 import numpy as np
 import pytest
@@ -173,3 +174,25 @@ def test_a_graph_traced_from_tensors_keeps_them():
     (seq[-1].event_time.sum() + seq[0].pulse.angle).backward()
     assert TE.grad is not None and float(TE.grad) == pytest.approx(1.0)
     assert flip.grad is not None and float(flip.grad) == pytest.approx(1.0)
+
+
+@pulseqzero.trace
+def raster_delay(TE):
+    seq = pp.Sequence()
+    seq.add_block(pp.make_delay(pp.ceil(TE / 1e-5) * 1e-5))
+    return seq
+
+
+def test_a_float32_value_that_is_not_its_decimal_warns_once(monkeypatch):
+    """(issue 18 #9) torch's default float32 moves a raster-rounded delay by one step."""
+    monkeypatch.setattr(pulseqzero.graph, "_warned_precision", set())
+    graph = raster_delay.trace(6e-3)
+    with pytest.warns(pulseqzero.TracingWarning, match=r"test_trace.py:\d+: parameter TE is a "
+                      r"float32 value: 0.006 is 0.00600000005"):
+        shifted = graph.to_pypulseq(TE=torch.tensor(6e-3)).get_block(1).block_duration
+    assert shifted > graph.to_pypulseq(TE=6e-3).get_block(1).block_duration  # why it warns
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        graph.to_pypulseq(TE=torch.tensor(6e-3))  # once
+        graph.to_pypulseq(TE=torch.tensor(0.5))  # exact in float32: nothing to say
+        graph.to_pypulseq(TE=torch.tensor(6e-3, dtype=torch.float64))
