@@ -196,3 +196,29 @@ def test_a_float32_value_that_is_not_its_decimal_warns_once(monkeypatch):
         graph.to_pypulseq(TE=torch.tensor(6e-3))  # once
         graph.to_pypulseq(TE=torch.tensor(0.5))  # exact in float32: nothing to say
         graph.to_pypulseq(TE=torch.tensor(6e-3, dtype=torch.float64))
+
+
+_config = None  # a module of the user's, imported by the test below
+
+
+@pulseqzero.trace
+def fid_reading_a_config_module(TE):
+    seq = pp.Sequence()
+    seq.add_block(pp.make_delay(TE))
+    seq.add_block(pp.make_adc(4, dwell=_config.DWELL))
+    return seq
+
+
+def test_a_changed_attribute_of_a_user_module_retraces(tmp_path, monkeypatch):
+    global _config
+    (tmp_path / "user_config.py").write_text("DWELL = 1e-5\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import user_config
+    monkeypatch.setattr(user_config, "DWELL", 1e-5)
+    _config = user_config
+    try:
+        assert float(fid_reading_a_config_module(5e-3).to_pypulseq().get_block(2).adc.dwell) == 1e-5
+        user_config.DWELL = 2e-5
+        assert float(fid_reading_a_config_module(5e-3).to_pypulseq().get_block(2).adc.dwell) == 2e-5
+    finally:
+        _config = None
