@@ -220,14 +220,19 @@ def check_block_raster(graph: SequenceGraph, env: list) -> None:
                 "write it. Round the delays of this block to the raster (pp.ceil / pp.round).")
 
 
+def seq_path(path) -> Path:
+    """The file ``write(path)`` writes: ``path``, with ``.seq`` added if it has another suffix
+    or none (as pypulseq's ``Sequence.write`` does)."""
+    path = Path(path)
+    return path if path.suffix == ".seq" else path.with_suffix(path.suffix + ".seq")
+
+
 def write(graph: SequenceGraph, env: list, path, create_signature: bool = True,
           remove_duplicates: bool = True):
     """Write the ``.seq`` file atomically: a failed export leaves no file behind (through a
     symlink, keeping the file's mode; ``ir.files.atomic_write``)."""
     check_block_raster(graph, env)
-    path = Path(path)
-    if path.suffix != ".seq":
-        path = path.with_suffix(path.suffix + ".seq")
+    path = seq_path(path)
     seq = to_pypulseq(graph, env)
     return atomic_write(path, lambda tmp: seq.write(str(tmp), create_signature=create_signature,
                                                      remove_duplicates=remove_duplicates),

@@ -45,7 +45,7 @@ SYSTEM = dict(max_grad=32, grad_unit="mT/m", max_slew=130, slew_unit="T/m/s",
 DWELL = 10e-6  # s, ADC dwell time of the EPI readout
 
 
-def flair_epi(TI, TE=30e-3, TR=10.0, Nx: int = 32, Ny: int = 32, shots: int = 1):
+def flair_epi(TI=2.5, TE=30e-3, TR=10.0, Nx: int = 32, Ny: int = 32, shots: int = 1):
     """Inversion-recovery EPI: TI (inversion to excitation centre), TE (excitation centre to
     the centre of k-space), TR (inversion to inversion, only used with ``shots`` > 1), in s."""
     assert Ny % shots == 0, "Ny must be a multiple of the number of shots"

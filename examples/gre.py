@@ -20,8 +20,11 @@ SYSTEM = dict(max_grad=28, grad_unit="mT/m", max_slew=150, slew_unit="T/m/s",
               rf_ringdown_time=20e-6, rf_dead_time=100e-6, adc_dead_time=10e-6)
 
 
-def gre(TR, TE, flips, Nx: int = 64, Ny: int = 64):
-    """Spoiled GRE: TR, TE in s, ``flips``: one flip angle (degrees) per phase-encode line."""
+def gre(TR=12e-3, TE=5e-3, flips=None, Nx: int = 64, Ny: int = 64):
+    """Spoiled GRE: TR, TE in s, ``flips``: one flip angle (degrees) per phase-encode line
+    (default: 10° on every line)."""
+    if flips is None:
+        flips = np.full(Ny, 10.0)
     system = pp.Opts(**SYSTEM)
     seq = pp.Sequence(system)
 

@@ -35,8 +35,11 @@ SYSTEM = dict(max_grad=28, grad_unit="mT/m", max_slew=150, slew_unit="T/m/s",
               rf_ringdown_time=20e-6, rf_dead_time=100e-6, adc_dead_time=10e-6)
 
 
-def tse(TE, TR, refoc_flips, Nx: int = 64, Ny: int = 64, n_echo: int = 16):
-    """2D TSE: echo spacing TE and TR in s, ``refoc_flips`` (degrees, one per echo)."""
+def tse(TE=12e-3, TR=2.0, refoc_flips=None, Nx: int = 64, Ny: int = 64, n_echo: int = 16):
+    """2D TSE: echo spacing TE and TR in s, ``refoc_flips`` (degrees, one per echo; default:
+    180° each)."""
+    if refoc_flips is None:
+        refoc_flips = np.full(n_echo, 180.0)
     assert Ny % n_echo == 0, "Ny must be a multiple of the echo train length"
     shots = Ny // n_echo
     system = pp.Opts(**SYSTEM)

@@ -20,6 +20,7 @@ import math
 import re
 import sys
 import time
+import traceback
 import warnings
 from pathlib import Path
 
@@ -33,6 +34,7 @@ values (-p NAME=VALUE):
   arrays are parameters (traced, can be re-executed and optimised).
 
 examples:
+  python -m pulseqzero trace examples/gre.py          (the function's defaults)
   python -m pulseqzero trace examples/gre.py -p TR=12e-3 -p TE=5e-3 -p "flips=np.full(64, 10.0)"
   python -m pulseqzero export examples/gre.py -p TR=12e-3 -p TE=5e-3 \\
       -p "flips=np.full(64, 10.0)" -o gre.seq
@@ -95,7 +97,12 @@ def load_script(path: Path):
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as e:
+        where = f"{e.filename}:{e.lineno}" if e.filename else str(path)
+        text = f"\n    {e.text.rstrip()}" if e.text else ""
+        raise CliError(f"{where}: {type(e).__name__}: {e.msg}{text}") from None
     return module
 
 
@@ -167,8 +174,12 @@ def cmd_trace(args) -> int:
 
 
 def cmd_export(args) -> int:
+    from .backends.pypulseq import seq_path
     graph, _, _ = trace_graph(args.script, args.fn, parse_params(args.param))
     out = Path(args.output)
+    if out.is_dir():  # a folder: the file is named after the sequence function
+        out = out / f"{graph.name}.seq"
+    out = seq_path(out)  # what is written: pypulseq adds .seq to other names
     graph.write(out)
     print(f"wrote {out} ({len(graph.blocks)} blocks, via pypulseq)")
     return 0
@@ -229,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "to a .seq file through pypulseq, simulate it with MR-zero (PDG) on a "
                      "phantom, or draw its sequence diagram.\n\n" + __doc__.split("\n\n", 1)[1]),
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--traceback", action="store_true",
+                        help="show the whole Python traceback of an error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def common(p):
@@ -251,7 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Trace, then write the .seq file by replaying every event "
                                    "through pypulseq (the bytes pypulseq itself writes).")
     common(p)
-    p.add_argument("-o", "--output", required=True, metavar="OUT.seq", help="the .seq file")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.seq",
+                   help="the .seq file, or a folder (then NAME.seq, after the function)")
     p.set_defaults(run=cmd_export)
 
     p = sub.add_parser("simulate", help="simulate on a phantom and save the image as PNG",
@@ -287,6 +301,33 @@ def main(argv=None) -> int:
     except CliError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a file that cannot be read or written: no traceback needed
+        if args.traceback:
+            raise
+        print(f"error: {e.strerror if e.strerror and e.filename else e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001 - the script's own error, at the script's line
+        if args.traceback:
+            raise
+        print(f"error: {script_line(e)}{type(e).__name__}: {e}", file=sys.stderr)
+        print("(the whole traceback: python -m pulseqzero --traceback ...)", file=sys.stderr)
+        return 1
+
+
+def script_line(error: BaseException) -> str:
+    """``"file.py:42: "`` of the innermost frame of the user's code in the error's
+    traceback (the script, or a module of the user's it imports), else ``""``."""
+    from .trace import _is_user_code
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
+              if _is_user_code(f.filename) and Path(f.filename).suffix == ".py"]
+    if not frames:
+        return ""
+    name = frames[-1].filename
+    try:
+        name = str(Path(name).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        pass
+    return f"{name}:{frames[-1].lineno}: "
 
 
 if __name__ == "__main__":

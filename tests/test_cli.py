@@ -45,6 +45,22 @@ def test_export_writes_what_pypulseq_writes(tmp_path, capsys):
     assert seq_body(out) == seq_body(tmp_path / "pp.seq")
 
 
+def test_export_into_a_folder_or_without_suffix_prints_the_file_it_wrote(tmp_path, capsys):
+    assert main(["export", GRE, *ARGS, "-o", str(tmp_path)]) == 0
+    assert f"wrote {tmp_path / 'gre.seq'} " in capsys.readouterr().out
+    assert (tmp_path / "gre.seq").is_file()
+    assert main(["export", GRE, *ARGS, "-o", str(tmp_path / "mine")]) == 0
+    assert f"wrote {tmp_path / 'mine.seq'} " in capsys.readouterr().out
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["gre.seq", "mine.seq"]
+
+
+@pytest.mark.parametrize("example", ["gre", "tse", "flair_epi"])
+def test_the_examples_run_without_values(example, capsys):
+    """(issue 18 #14) every argument of the shipped sequence functions has a default."""
+    assert main(["trace", str(EXAMPLES / f"{example}.py")]) == 0
+    assert capsys.readouterr().out.startswith(f"{example}(")
+
+
 def test_simulate_and_plot_write_pictures(tmp_path):
     image = tmp_path / "gre.png"
     assert main(["simulate", GRE, *ARGS, "-o", str(image)]) == 0
@@ -58,9 +74,27 @@ def test_simulate_and_plot_write_pictures(tmp_path):
 
 
 def test_mistakes_get_a_message_not_a_traceback(tmp_path, capsys):
-    assert main(["trace", GRE, "-p", "TR=12e-3"]) == 2
+    script = tmp_path / "fid.py"
+    script.write_text("import pulseqzero\npp = pulseqzero.pp_impl\n\n\n"
+                      "def fid(TR, TE, flip=0.5):\n"
+                      "    seq = pp.Sequence()\n"
+                      "    assert TE < TR, 'TE is too long'\n"
+                      "    seq.add_block(pp.make_delay(TE))\n"
+                      "    return seq\n")
+    assert main(["trace", str(script), "-p", "TR=12e-3"]) == 2
     err = capsys.readouterr().err
-    assert "needs values for TE, flips" in err and "-p TE=..." in err
+    assert "needs values for TE" in err and "-p TE=..." in err
+    # the script's own error: one line, at the script's line
+    assert main(["trace", str(script), "-p", "TR=12e-3", "-p", "TE=13e-3"]) == 1
+    err = capsys.readouterr().err
+    assert "fid.py:7: AssertionError: TE is too long" in err and "Traceback" not in err
+    broken = tmp_path / "broken.py"
+    broken.write_text("def f(:\n    pass\n")
+    assert main(["trace", str(broken)]) == 2
+    assert "broken.py:1: SyntaxError: invalid syntax" in capsys.readouterr().err
+    assert main(["export", GRE, *ARGS, "-o", str(tmp_path / "no" / "such" / "gre.seq")]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot write {tmp_path / 'no' / 'such' / 'gre.seq'}" in err and "Traceback" not in err
     assert main(["trace", GRE, *ARGS, "--fn", "nope"]) == 2
     assert "defines no function 'nope'" in capsys.readouterr().err
     assert main(["trace", str(tmp_path / "missing.py")]) == 2
