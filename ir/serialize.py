@@ -16,9 +16,16 @@ Numbers are exact: floats are written as ``float.hex`` strings (``-0.0``,
 the Python / numpy type of every constant is kept (a replayed call gets the
 very ``int``, ``float`` or array the script passed).
 
-Format (version 1)::
+Integrity: version 2 files carry ``"sha256"``, the SHA-256 of the rest of the
+data as canonical JSON (sorted keys, no spaces). It is checked on load, after
+the structure: a file edited by hand or damaged -- an op swapped for another
+valid op, a guard deleted -- is refused instead of exporting a different
+sequence. (It detects changes, it does not authenticate: whoever can edit a
+file can recompute it.) Version 1 files, which have none, load with a warning.
 
-    {"format": "pulseqzero.graph", "version": 1, "name": ...,
+Format (version 2)::
+
+    {"format": "pulseqzero.graph", "version": 2, "sha256": ..., "name": ...,
      "nodes": [["param", name, shape] | ["const", value] | ["op", name, [inputs], [attrs]]],
      "params": [{"name", "node", "shape", "traced"}], "system": {...},
      "calls": [{"name", "args", "kwargs", "line", "id"}],
@@ -32,9 +39,11 @@ Captured tensors (``mr0_mode``) are saved as their traced values.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import math
 import re
+import warnings
 from pathlib import Path
 
 import attrs
@@ -52,7 +61,9 @@ from .shapes import SHAPE_RECORDS
 from .values import Const, Op, Param, Values, freeze_array
 
 FORMAT = "pulseqzero.graph"
-VERSION = 1
+VERSION = 2
+#: versions this module reads (1: without the content hash)
+READS = (1, 2)
 
 # -- limits: a file beyond these is refused before anything big is built
 MAX_FILE_BYTES = 1 << 28
@@ -65,7 +76,8 @@ MAX_NDIM = 8
 MAX_STRING = 1 << 16
 MAX_DEPTH = 64  # nesting of call arguments (lists, events in lists)
 MAX_ATTRS = 8
-MAX_SAMPLES = 1 << 31
+MAX_SAMPLES = 1 << 24  # of one ADC event (a sample is 8 bytes in every array made of it)
+MAX_TOTAL_SAMPLES = 1 << 28  # of all ADC events of all blocks together
 
 #: numpy dtypes a constant may have
 DTYPES = {"bool": np.bool_, "i1": np.int8, "i2": np.int16, "i4": np.int32, "i8": np.int64,
@@ -184,7 +196,7 @@ def to_dict(graph: SequenceGraph) -> dict:
               for b in graph.blocks]
     registrations = [{"before": r.before, "event": event_ref(r.event), "line": r.line}
                      for r in getattr(graph, "registrations", ())]
-    return {
+    data = {
         "format": FORMAT, "version": VERSION, "name": graph.name,
         "nodes": nodes,
         "params": [{"name": p.name, "node": p.node, "shape": list(p.shape),
@@ -199,6 +211,15 @@ def to_dict(graph: SequenceGraph) -> dict:
                     "line": g.line, "spec": g.spec} for g in graph.guards],
         "registrations": registrations,
     }
+    data["sha256"] = content_hash(data)
+    return data
+
+
+def content_hash(data: dict) -> str:
+    """SHA-256 (hex) of the data without its ``"sha256"``, as canonical JSON."""
+    rest = {k: v for k, v in data.items() if k != "sha256"}
+    text = json.dumps(rest, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _attr_out(a):
@@ -344,8 +365,10 @@ def from_dict(data, call_names=None) -> SequenceGraph:
     if fmt != FORMAT:
         r.fail("$.format", f"not a pulseqzero graph (format {str(fmt)[:40]!r})")
     version = r.get(data, "version", int, "$")
-    if version != VERSION:
-        r.fail("$.version", f"version {version} is not supported (this pulseqzero reads {VERSION})")
+    if version not in READS:
+        r.fail("$.version", f"version {version} is not supported (this pulseqzero reads "
+                            f"{', '.join(map(str, READS))})")
+    stored_hash = r.get(data, "sha256", str, "$") if version >= 2 else None
     name = r.get(data, "name", str, "$")
 
     # -- values: every input an earlier node (no forward references, hence no cycles)
@@ -582,6 +605,16 @@ def from_dict(data, call_names=None) -> SequenceGraph:
         if _Registration is None:
             r.fail("$.registrations", "this pulseqzero does not record registered events")
         extra["registrations"] = tuple(_Registration(*x) for x in registrations)
+    samples = sum(e.num_samples for b in blocks for e in b.events if e.kind == "adc")
+    if samples > MAX_TOTAL_SAMPLES:
+        r.fail("$.blocks", f"{samples} ADC samples in all (limit {MAX_TOTAL_SAMPLES})")
+    # the content last: a structural error above names the item, this only says "changed"
+    if stored_hash is None:
+        warnings.warn(f"graph file version {version} has no content hash: a changed file "
+                      "cannot be told from the one that was saved; save it again", stacklevel=3)
+    elif content_hash(data) != stored_hash:
+        r.fail("$.sha256", "the content does not match the hash it was saved with: the file "
+                           "was changed or damaged after it was saved")
     return SequenceGraph(name, values, tuple(params), tuple(blocks), system, tuple(definitions),
                          tuple(guards), **extra)
 

@@ -262,3 +262,38 @@ def test_registered_events_survive_the_round_trip_and_the_passes(tmp_path):
     for other in (back, passes.optimize(graph.ir)):
         pulseqzero.Graph(other).write(tmp_path / "b.seq", TE=3e-3)
         assert (tmp_path / "a.seq").read_bytes() == (tmp_path / "b.seq").read_bytes()
+
+
+# ---------------------------------------------------------------- integrity (issue 18 #11)
+
+def _swap_an_op(data):
+    k = next(k for k, n in enumerate(data["nodes"]) if n[0] == "op" and n[1] == "add")
+    data["nodes"][k][1] = "sub"  # still a valid graph: only the content hash tells
+
+
+@pytest.mark.parametrize("change", [_swap_an_op, lambda d: d.update(guards=[]),
+                                    lambda d: d.update(name="other")],
+                         ids=["op swapped", "guards deleted", "renamed"])
+def test_a_valid_but_changed_file_is_refused_by_its_content_hash(good, change):
+    assert good["version"] == 2 and len(good["sha256"]) == 64
+    changed = edit(good, change)
+    assert "does not match the hash" not in str(changed)
+    refused(changed, r"\$\.sha256: the content does not match the hash")
+
+
+def test_a_version_1_file_without_hash_loads_with_a_warning(good):
+    old = edit(good, lambda d: (d.pop("sha256"), d.update(version=1)))
+    with pytest.warns(UserWarning, match="version 1 has no content hash"):
+        graph = serialize.loads(json.dumps(old))
+    assert serialize.to_dict(graph)["sha256"] == good["sha256"]
+
+
+def test_adc_sample_counts_are_bounded(graphs, monkeypatch):
+    good = serialize.to_dict(graphs["gre"].ir)
+    assert any(e["kind"] == "adc" for e in good["events"])
+
+    def samples(n):
+        return lambda d: [e.__setitem__("num_samples", n) for e in d["events"] if e["kind"] == "adc"]
+    refused(edit(good, samples(2 ** 31)), r"num_samples: out of range")
+    monkeypatch.setattr(serialize, "MAX_TOTAL_SAMPLES", 4)
+    refused(good, r"\$\.blocks: \d+ ADC samples in all \(limit 4\)")
