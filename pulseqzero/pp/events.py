@@ -1,8 +1,9 @@
 """PyPulseq events as the script sees them, and their snapshot into the IR.
 
-An :class:`Event` looks like the ``SimpleNamespace`` PyPulseq returns (same
-attributes, ``vars()``, ``copy``) and remembers where it came from: the
-recorded call and every attribute assignment the script made afterwards.
+An :class:`Event` is a ``SimpleNamespace``, as PyPulseq's events are (same
+attributes, ``vars()``, ``copy``, ``isinstance(event, SimpleNamespace)``), and
+remembers where it came from: the recorded call and every attribute assignment
+the script made afterwards.
 ``add_block`` turns it into an immutable IR event (:func:`to_ir`).
 """
 from __future__ import annotations
@@ -23,10 +24,11 @@ from .opts import Opts, as_opts, to_system
 __all__: list = []
 
 
-class Event:
-    """A PyPulseq event: public attributes in ``__dict__``, provenance in slots."""
+class Event(SimpleNamespace):
+    """A PyPulseq event: public attributes in ``__dict__`` (a ``SimpleNamespace``'s),
+    provenance in slots."""
 
-    __slots__ = ("__dict__", "_call", "_output", "_assigns", "_hidden", "_snap")
+    __slots__ = ("_call", "_output", "_assigns", "_hidden", "_snap")
 
     def __init__(self, **fields):
         for slot, value in (("_call", None), ("_output", None), ("_assigns", ()),
@@ -76,7 +78,7 @@ class Event:
 
     def __copy__(self):
         new = Event.__new__(Event)
-        for slot in Event.__slots__[1:]:
+        for slot in Event.__slots__:
             object.__setattr__(new, slot, getattr(self, slot))
         object.__setattr__(new, "_hidden", dict(self._hidden))
         new.__dict__.update(self.__dict__)
