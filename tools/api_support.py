@@ -44,7 +44,9 @@ def implemented(name: str) -> bool:
     owner, _, attr = name.rpartition(".")
     if not owner:
         return hasattr(pp, name)
-    return attr in vars(getattr(pp, owner))
+    # defined by the class or a base of ours (Sequence's block store and queries are mixins),
+    # not inherited from object
+    return any(attr in vars(c) for c in getattr(pp, owner).__mro__ if c is not object)
 
 
 def problems() -> list:
