@@ -504,6 +504,28 @@ def _shape_integral(shape, env, device):
     return 2 * math.pi * torch.sum(0.5 * (signal[1:] + signal[:-1]) * dt)
 
 
+def refuse_unlowered_fields(graph: SequenceGraph, env: list) -> None:
+    """The PyPulseq 1.5 fields this lowering does not simulate yet must be absent or zero:
+    ppm offsets of RF pulses and ADCs, and ADC phase modulation (a wrong simulation would be
+    silent). Soft delays need nothing: a soft-delay block lasts its default duration, as in
+    the written file."""
+    for i, block in enumerate(graph.blocks):
+        for e in block.events:
+            if e.kind not in ("rf", "adc"):
+                continue
+            used = [f for f in ("freq_ppm", "phase_ppm")
+                    if getattr(e, f) is not None and float(env[getattr(e, f)]) != 0]
+            if e.kind == "adc" and e.has_phase_modulation:
+                used.append("phase_modulation")
+            if used:
+                raise NotImplementedError(
+                    f"{block.line}: block {i + 1}: the {e.kind.upper()} event's "
+                    f"{', '.join(used)} (PyPulseq 1.5) is not lowered to MRzeroCore yet; "
+                    "write the .seq file (graph.write) and simulate it with "
+                    "MRzeroCore.Sequence.import_file, or give the offset in Hz (freq_offset, "
+                    "phase_offset)")
+
+
 def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=None,
           rf_subpulses: int = 1, rf_centre: str = "middle"):
     """The ``MRzeroCore.Sequence`` for evaluated (torch) values of a graph.
@@ -515,6 +537,7 @@ def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=
     """
     if rf_centre not in ("middle", "peak"):
         raise ValueError(f"rf_centre must be 'middle' or 'peak', not {rf_centre!r}")
+    refuse_unlowered_fields(graph, env)
     import MRzeroCore as mr0
 
     layout = layout or Layout(graph)

@@ -30,6 +30,23 @@ class BlockOffRaster(ValueError):
     """A block duration is not a multiple of the block duration raster."""
 
 
+def installed_api() -> str:
+    """The installed pypulseq's API version, "1.4" or "1.5" (what the replay calls)."""
+    from importlib import metadata
+    return ".".join(metadata.version("pypulseq").split(".")[:2])
+
+
+def check_api(graph: SequenceGraph) -> None:
+    """A graph replays through the pypulseq API it was traced with: the same calls under
+    another version would compute other events (and 1.5's arguments do not exist in 1.4)."""
+    traced = getattr(graph, "api", "1.4")
+    if traced != installed_api():
+        raise RuntimeError(
+            f"graph {graph.name!r} was traced with the PyPulseq {traced} API, but pypulseq "
+            f"{installed_api()} is installed: export it where pypulseq {traced} is installed, "
+            "or trace the script again here")
+
+
 def make_opts(system: ir.System) -> pp.Opts:
     """A real ``pypulseq.Opts`` with exactly these values."""
     opts = pp.Opts()
@@ -114,9 +131,11 @@ class Replay:
         """An event without a recorded call (the script built it by hand)."""
         kind = getattr(event, "type", event.kind)
         ns = SimpleNamespace(type=kind)
-        for name in ir.VALUE_FIELDS[event.kind]:
+        for name in ir.value_fields(event):
             if name != "flip_angle":
                 setattr(ns, name, python_value(self.env[getattr(event, name)]))
+        if event.kind == "adc" and event.freq_ppm is not None and not event.has_phase_modulation:
+            ns.phase_modulation = None
         for name in ("channel", "label"):
             if hasattr(event, name):
                 setattr(ns, name, getattr(event, name))
@@ -132,8 +151,10 @@ class Replay:
 
     def check(self, event, replayed) -> None:
         env = self.env
-        fields = [f for f in ir.VALUE_FIELDS[event.kind] if f != "flip_angle"]
+        fields = [f for f in ir.value_fields(event) if f != "flip_angle"]
         expected = {f: env[getattr(event, f)] for f in fields}
+        if event.kind == "adc" and event.freq_ppm is not None and not event.has_phase_modulation:
+            expected["phase_modulation"] = None
         if event.kind in ("trap", "grad"):
             expected["channel"] = event.channel
         elif event.kind in ("label", "trigger"):
@@ -164,7 +185,7 @@ def _same(a, b) -> bool:
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         a, b = np.asarray(a), np.asarray(b)
         return a.shape == b.shape and bool(np.all((a == b) | (np.isnan(a) & np.isnan(b))))
-    if isinstance(a, str) or isinstance(b, str):
+    if isinstance(a, str) or isinstance(b, str) or a is None or b is None:
         return a == b
     try:
         return float(a) == float(b) or (np.isnan(float(a)) and np.isnan(float(b)))
@@ -174,6 +195,7 @@ def _same(a, b) -> bool:
 
 def to_pypulseq(graph: SequenceGraph, env: list) -> pp.Sequence:
     """The pypulseq Sequence the script would have built with these values."""
+    check_api(graph)
     replay = Replay(graph, env)
     seq = pp.Sequence(make_opts(graph.system))
     registrations: dict = {}  # seq.register_*_event calls, by the block they came before

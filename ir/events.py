@@ -89,11 +89,14 @@ SYSTEM_FIELDS = (
     "adc_dead_time", "adc_raster_time", "rf_raster_time", "grad_raster_time",
     "block_duration_raster", "gamma", "B0",
 )
+#: the limits PyPulseq 1.5 added (ADC segmentation); None in a graph traced with the 1.4 API
+SYSTEM_FIELDS_15 = ("adc_samples_limit", "adc_samples_divisor")
 
 
 @attrs.frozen(slots=True)
 class System:
-    """PyPulseq ``Opts`` by value (Hz/m, Hz/m/s, s, Hz/T, T). ``rise_time`` may be None."""
+    """PyPulseq ``Opts`` by value (Hz/m, Hz/m/s, s, Hz/T, T). ``rise_time`` may be None;
+    ``adc_samples_limit`` / ``adc_samples_divisor`` (samples) exist from the 1.5 API on."""
 
     max_grad: float
     max_slew: float
@@ -107,9 +110,14 @@ class System:
     block_duration_raster: float
     gamma: float
     B0: float
+    adc_samples_limit: object = None
+    adc_samples_divisor: object = None
 
     def as_dict(self) -> dict:
-        return {f: getattr(self, f) for f in SYSTEM_FIELDS}
+        """The fields this system has: the 1.5 ADC limits only where they were set."""
+        fields = {f: getattr(self, f) for f in SYSTEM_FIELDS}
+        fields.update({f: getattr(self, f) for f in SYSTEM_FIELDS_15 if getattr(self, f) is not None})
+        return fields
 
 
 # ---------------------------------------------------------------- RF shapes
@@ -201,8 +209,12 @@ class RF:
     phase_offset: int
     dead_time: int
     ringdown_time: int
-    use: str = ""  # "" when the script gave none
+    use: str = ""  # "" when the script gave none (1.4 API); the 1.5 API's default 'undefined'
     origin: Origin | None = None
+    # the 1.5 API's fields (None: a 1.4 graph, the event has no such attribute)
+    freq_ppm: int | None = None  # frequency offset (ppm of the Larmor frequency)
+    phase_ppm: int | None = None  # phase offset proportional to the Larmor frequency (ppm)
+    center: int | None = None  # time of the pulse's centre from its start (s)
     kind = "rf"
 
 
@@ -217,6 +229,11 @@ class ADC:
     phase_offset: int
     dead_time: int
     origin: Origin | None = None
+    # the 1.5 API's fields (None: a 1.4 graph, the event has no such attribute)
+    freq_ppm: int | None = None  # frequency offset (ppm of the Larmor frequency)
+    phase_ppm: int | None = None  # phase offset proportional to the Larmor frequency (ppm)
+    phase_modulation: int | None = None  # per-sample phase (rad), a vector of num_samples
+    has_phase_modulation: bool = False  # False: pypulseq's phase_modulation is None
     kind = "adc"
 
 
@@ -269,7 +286,22 @@ class Delay:
     kind = "delay"
 
 
-Event = Union[Trap, Grad, RF, ADC, Label, Trigger, Delay]
+@attrs.frozen(slots=True)
+class SoftDelay:
+    """The 1.5 API's ``make_soft_delay``: the block's duration is ``default_duration`` (s);
+    the scanner (or ``apply_soft_delay``) sets it to ``value / factor + offset`` for the
+    value named ``hint``. ``num_id`` None: numbered by pypulseq on ``add_block``."""
+
+    hint: str
+    num_id: object  # int or None
+    offset: int
+    factor: int
+    default_duration: int
+    origin: Origin | None = None
+    kind = "soft_delay"
+
+
+Event = Union[Trap, Grad, RF, ADC, Label, Trigger, Delay, SoftDelay]
 
 #: numeric fields of each event kind, in PyPulseq's attribute names
 VALUE_FIELDS = {
@@ -281,12 +313,25 @@ VALUE_FIELDS = {
     "label": ("value",),
     "trigger": ("delay", "duration"),
     "delay": ("delay",),
+    "soft_delay": ("offset", "factor", "default_duration"),
 }
+
+#: numeric fields the 1.5 API added: a node id, or None in an event traced with the 1.4 API
+OPTIONAL_FIELDS = {
+    "rf": ("freq_ppm", "phase_ppm", "center"),
+    "adc": ("freq_ppm", "phase_ppm", "phase_modulation"),
+}
+
+
+def value_fields(event) -> tuple:
+    """The numeric fields this event has (the 1.5 fields only where set)."""
+    return VALUE_FIELDS[event.kind] + tuple(
+        f for f in OPTIONAL_FIELDS.get(event.kind, ()) if getattr(event, f) is not None)
 
 
 def event_nodes(event) -> list:
     """All value nodes an event refers to (its fields and its RF shape)."""
-    nodes = [getattr(event, f) for f in VALUE_FIELDS[event.kind]]
+    nodes = [getattr(event, f) for f in value_fields(event)]
     if event.kind == "rf":
         nodes += shape_nodes(event.shape)
     return nodes

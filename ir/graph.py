@@ -96,6 +96,7 @@ class SequenceGraph:
     definitions: tuple = ()  # ((key, Arg), ...) in the order they were set
     guards: tuple = ()
     registrations: tuple = ()  # Registration, in the order the script made them
+    api: str = "1.4"  # the PyPulseq API the script was traced with: "1.4" (1.4.2) or "1.5"
 
     @property
     def param_names(self) -> tuple:

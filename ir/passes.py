@@ -75,7 +75,7 @@ def _map_event(event, f, memo):
     hit = memo.get(key)
     if hit is not None:
         return hit[1]
-    changes = {name: f(getattr(event, name)) for name in ev.VALUE_FIELDS[event.kind]}
+    changes = {name: f(getattr(event, name)) for name in ev.value_fields(event)}
     if event.kind == "rf":
         shape = event.shape
         changes["shape"] = attrs.evolve(shape, **{

@@ -86,11 +86,14 @@ DTYPES = {"bool": np.bool_, "i1": np.int8, "i2": np.int16, "i4": np.int32, "i8":
 _DTYPE_NAMES = {np.dtype(t): name for name, t in DTYPES.items()}
 
 _EVENT_TYPES = {"trap": ev.Trap, "grad": ev.Grad, "rf": ev.RF, "adc": ev.ADC, "label": ev.Label,
+                "soft_delay": ev.SoftDelay,
                 "trigger": ev.Trigger, "delay": ev.Delay}
 #: static (non-node) fields of each event kind and their types
 _STATIC = {"trap": {"channel": str}, "grad": {"channel": str}, "rf": {"use": str},
            "adc": {"num_samples": int}, "label": {"type": str, "label": str},
-           "trigger": {"type": str, "channel": str}, "delay": {}}
+           "trigger": {"type": str, "channel": str}, "delay": {}, "soft_delay": {"hint": str}}
+#: static fields that only events traced with the 1.5 API have (absent: the default)
+_STATIC_OPTIONAL = {"adc": {"has_phase_modulation": bool}, "soft_delay": {"num_id": int}}
 
 
 def _n_attrs(op: str) -> int:
@@ -163,7 +166,10 @@ def to_dict(graph: SequenceGraph) -> dict:
             data = {"kind": event.kind}
             for name in _STATIC[event.kind]:
                 data[name] = getattr(event, name)
-            for name in ev.VALUE_FIELDS[event.kind]:
+            for name in _STATIC_OPTIONAL.get(event.kind, ()):
+                if getattr(event, name) is not None and getattr(event, name) is not False:
+                    data[name] = getattr(event, name)
+            for name in ev.value_fields(event):
                 data[name] = getattr(event, name)
             if event.kind == "rf":
                 shape = event.shape
@@ -207,6 +213,8 @@ def to_dict(graph: SequenceGraph) -> dict:
         "events": events,
         "blocks": blocks,
         "definitions": [[k, arg_out(a)] for k, a in graph.definitions],
+        # the API version only when it is not 1.4 (1.4 graphs keep their bytes and hashes)
+        **({"api": graph.api} if getattr(graph, "api", "1.4") != "1.4" else {}),
         "guards": [{"node": g.node, "kind": g.kind, "observed": _observed_out(g.observed),
                     "line": g.line, "spec": g.spec} for g in graph.guards],
         "registrations": registrations,
@@ -524,8 +532,14 @@ def from_dict(data, call_names=None) -> SequenceGraph:
             fields[fname] = r.get(e, fname, ftype, path)
         if kind == "adc" and not 0 <= fields["num_samples"] <= MAX_SAMPLES:
             r.fail(f"{path}.num_samples", "out of range")
+        for fname, ftype in _STATIC_OPTIONAL.get(kind, {}).items():
+            if fname in e:
+                fields[fname] = r.get(e, fname, ftype, path)
         for fname in ev.VALUE_FIELDS[kind]:
             fields[fname] = node(r.get(e, fname, int, path), f"{path}.{fname}")
+        for fname in ev.OPTIONAL_FIELDS.get(kind, ()):
+            if fname in e:
+                fields[fname] = node(r.get(e, fname, int, path), f"{path}.{fname}")
         if kind == "rf":
             fields["shape"] = _shape_in(r, r.get(e, "shape", dict, path), n, f"{path}.shape")
         origin = e.get("origin")
@@ -601,6 +615,11 @@ def from_dict(data, call_names=None) -> SequenceGraph:
             r.fail(f"{path}.event", f"event {ref} does not exist")
         registrations.append((before, events[ref], r.get(reg, "line", str, path)))
     extra = {}
+    api = data.get("api", "1.4")
+    if api not in ("1.4", "1.5"):
+        r.fail("$.api", f"unknown PyPulseq API version {str(api)[:20]!r} (1.4 or 1.5)")
+    if api != "1.4":
+        extra["api"] = api
     if registrations:
         if _Registration is None:
             r.fail("$.registrations", "this pulseqzero does not record registered events")
@@ -621,10 +640,12 @@ def from_dict(data, call_names=None) -> SequenceGraph:
 
 def _system_in(r: _Reader, data, path) -> ev.System:
     r.check(data, dict, path)
-    if set(data) != set(ev.SYSTEM_FIELDS):
-        r.fail(path, f"expected the fields {list(ev.SYSTEM_FIELDS)}")
+    extra = set(data) - set(ev.SYSTEM_FIELDS)
+    if not set(ev.SYSTEM_FIELDS) <= set(data) or extra not in (set(), set(ev.SYSTEM_FIELDS_15)):
+        r.fail(path, f"expected the fields {list(ev.SYSTEM_FIELDS)}, and for the 1.5 API "
+                     f"{list(ev.SYSTEM_FIELDS_15)} as well")
     values = {}
-    for name in ev.SYSTEM_FIELDS:
+    for name in ev.SYSTEM_FIELDS + tuple(sorted(extra, key=ev.SYSTEM_FIELDS_15.index)):
         v = r.number(data[name], f"{path}.{name}", allow_none=True)
         if v is None and name != "rise_time":
             r.fail(f"{path}.{name}", "missing value")

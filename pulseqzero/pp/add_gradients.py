@@ -1,4 +1,5 @@
-"""``add_gradients``, PyPulseq 1.4.2's algorithm over numbers or tracers (differentiable).
+"""``add_gradients``, PyPulseq's algorithm (1.4.2 or 1.5) over numbers or tracers
+(differentiable).
 
 The superposition is traced: amplitudes, times and delays of the summed
 gradients may be parameters. Where PyPulseq makes a discrete choice (which
@@ -10,6 +11,11 @@ PyPulseq 1.4.2's own quirks are kept: the "arbitrary gradient" test is true
 when *any* raster-centre time is exact, the merge of time points closer than
 ``eps`` uses shifted indices, and a regularly sampled gradient with a larger
 delay than the others raises numpy's ``concatenate`` error.
+
+PyPulseq 1.5 (named branches on ``API_15``): ``eps`` is 1e-9, a trapezoid's first / last
+count as 0, oversampled arbitrary gradients (samples every half raster step) are summed on
+the half raster, a delayed regularly sampled gradient is padded with zeros, and the sum is
+made with the summed first / last amplitudes.
 """
 from __future__ import annotations
 
@@ -25,11 +31,11 @@ from .make_extended_trapezoid import make_extended_trapezoid
 from .make_trapezoid import make_trapezoid
 from .opts import as_opts
 from .points_to_waveform import as_array, guard_equal, interp, points_to_waveform
+from .helpers import eps
 from .scale_grad import derived_copy
+from .version import API_15
 
 __all__ = ["add_gradients"]
-
-eps = np.finfo(np.float64).eps  # pypulseq.eps
 
 
 @recorded()
@@ -74,26 +80,43 @@ def add_gradients(grads, max_grad=0, max_slew=0, system=None):
                               system=system)
 
     # Find out the general delay of all gradients and other statistics
-    delays, firsts, lasts, durs, is_trap, is_arb = [], [], [], [], [], []
+    delays, firsts, lasts, durs, is_trap, is_arb, is_osa = [], [], [], [], [], [], []
     for ii in range(len(grads)):
         if grads[ii].channel != channel:
             raise ValueError("Cannot add gradients on different channels.")
 
         delays.append(grads[ii].delay)
-        firsts.append(grads[ii].first)
-        lasts.append(grads[ii].last)
+        if not API_15:
+            firsts.append(grads[ii].first)
+            lasts.append(grads[ii].last)
         durs.append(calc_duration(grads[ii]))
         is_trap.append(grads[ii].type == "trap")
         if is_trap[-1]:
             is_arb.append(False)
+            is_osa.append(False)
+            if API_15:  # 1.5: a trapezoid starts and ends at zero
+                firsts.append(0.0)
+                lasts.append(0.0)
+        elif API_15:
+            tt_rast = grads[ii].tt / system.grad_raster_time
+            n = np.arange(1, len(tt_rast) + 1)
+            # as in 1.4.2, true when any sample sits exactly on its raster centre
+            is_arb.append(bool(np.all(np.abs(tt_rast + 0.5 - n)) < eps))
+            is_osa.append(bool(np.all(np.abs(tt_rast - 0.5 * n) < eps)))
+            firsts.append(grads[ii].first)
+            lasts.append(grads[ii].last)
         else:
             tt_rast = grads[ii].tt / system.grad_raster_time - 0.5
             # PyPulseq 1.4.2: true when any sample sits exactly on its raster centre
             is_arb.append(bool(np.all(np.abs(tt_rast - np.arange(len(tt_rast)))) < eps))
+            is_osa.append(False)
 
     # Check if we only have arbitrary grads on irregular time samplings, optionally mixed with
     # trapezoids
-    if np.all(np.logical_or(is_trap, np.logical_not(is_arb))):
+    is_etrap = np.logical_not(is_arb) & np.logical_not(is_osa) & np.logical_not(is_trap)
+    only_points = (np.all(np.logical_or(is_trap, is_etrap)) if API_15
+                   else np.all(np.logical_or(is_trap, np.logical_not(is_arb))))
+    if only_points:
         # Keep shapes still rather simple
         times = []
         for ii in range(len(grads)):
@@ -153,17 +176,25 @@ def add_gradients(grads, max_grad=0, max_slew=0, system=None):
     common_delay = np.min(stack(delays))
     durs = stack(durs)
 
-    # Convert everything to a regularly-sampled waveform
+    # Convert everything to a regularly-sampled waveform (1.5: on the half raster when any
+    # gradient is oversampled)
+    oversampled = bool(np.any(is_osa))
+    target_raster = 0.5 * system.grad_raster_time if oversampled else system.grad_raster_time
     waveforms = dict()
     max_length = 0
     for ii in range(len(grads)):
         g = grads[ii]
         if g.type == "grad":
-            if is_arb[ii]:
+            if oversampled and is_arb[ii]:
+                # a raster-centre gradient onto the half raster: its samples and their means
+                idx = np.arange(0, len(g.waveform) - 0.5 + eps, 0.5)
+                wf = g.waveform
+                waveforms[ii] = 0.5 * (wf[np.floor(idx).astype(int)] + wf[np.ceil(idx).astype(int)])
+            elif is_arb[ii] or is_osa[ii]:
                 waveforms[ii] = g.waveform
             else:
                 waveforms[ii] = points_to_waveform(amplitudes=g.waveform, times=g.tt,
-                                                   grad_raster_time=system.grad_raster_time)
+                                                   grad_raster_time=target_raster)
         elif g.type == "trap":
             if g.flat_time > 0:  # Triangle or trapezoid
                 times = stack([
@@ -181,11 +212,14 @@ def add_gradients(grads, max_grad=0, max_slew=0, system=None):
                 ])
                 amplitudes = stack([0, g.amplitude, 0])
             waveforms[ii] = points_to_waveform(amplitudes=amplitudes, times=times,
-                                               grad_raster_time=system.grad_raster_time)
+                                               grad_raster_time=target_raster)
         else:
             raise ValueError("Unknown gradient type")
 
-        if g.delay - common_delay > 0:
+        if API_15 and g.delay - common_delay > 0:  # 1.5: zeros for the extra delay
+            padding = np.zeros(round((g.delay - common_delay) / system.grad_raster_time))
+            waveforms[ii] = np.concatenate((padding, as_array(waveforms[ii])))
+        elif g.delay - common_delay > 0:
             # PyPulseq 1.4.2 prepends [t_delay] (2-D) to a 1-D waveform: numpy refuses,
             # with the same error here
             t_delay = np.arange(0, value_of(g.delay - common_delay),
@@ -199,14 +233,21 @@ def add_gradients(grads, max_grad=0, max_slew=0, system=None):
     for ii in range(len(grads)):
         w = w + _padded(as_array(waveforms[ii]), max_length)
 
-    grad = make_arbitrary_grad(channel=channel, waveform=w, system=system, max_slew=max_slew,
-                               max_grad=max_grad, delay=common_delay)
-    # Fix the first and the last values
     # First is defined by the sum of firsts with the minimal delay (common_delay)
     # Last is defined by the sum of lasts with the maximum duration (total_duration == durs.max())
-    grad.__dict__["first"] = np.sum(select(firsts, [d == common_delay for d in delays]))
     longest = np.max(durs)
-    grad.__dict__["last"] = np.sum(select(lasts, [d == longest for d in _items(durs)]))
+    first = np.sum(select(firsts, [d == common_delay for d in delays]))
+    last = np.sum(select(lasts, [d == longest for d in _items(durs)]))
+    if API_15:
+        grad = make_arbitrary_grad(channel=channel, waveform=w, system=system,
+                                   max_slew=max_slew, max_grad=max_grad, delay=common_delay,
+                                   oversampling=oversampled, first=first, last=last)
+    else:
+        grad = make_arbitrary_grad(channel=channel, waveform=w, system=system,
+                                   max_slew=max_slew, max_grad=max_grad, delay=common_delay)
+    # Fix the first and the last values
+    grad.__dict__["first"] = first
+    grad.__dict__["last"] = last
     return grad
 
 

@@ -10,12 +10,24 @@ import numpy as np
 
 from ..tracer import value_of
 from .points_to_waveform import guard_equal
+from .version import API_15
 
 __all__ = ["calc_rf_center"]
 
 
 def calc_rf_center(rf):
-    """``(time_center, id_center)`` of the RF event's peak; a plateau gives its middle."""
+    """``(time_center, id_center)`` of the RF event's peak; a plateau gives its middle.
+
+    With the 1.5 API an event that has a ``center`` (s) gives it, and the sample nearest to it.
+    """
+    if API_15 and hasattr(rf, "center"):
+        distance = np.abs(rf.t - rf.center)
+        i = int(np.argmin(np.asarray(value_of(distance))))
+        # the nearest sample is a discrete choice: guard that no sample gets nearer
+        guard_equal(distance < distance[i], np.zeros(np.shape(value_of(distance)), bool))
+        if i > 0:  # and that it stays the first of equally near samples
+            guard_equal(distance[:i] == distance[i], np.zeros(i, bool))
+        return rf.center, i
     magnitude = np.abs(rf.signal)
     rf_max = np.max(magnitude)
     peak = magnitude >= rf_max * 0.99999

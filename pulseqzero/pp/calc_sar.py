@@ -14,17 +14,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..tracer import current, user_line
+from .version import API_15
 
 __all__ = ["calc_SAR"]
 
 
 def calc_SAR(file):
     """``(True, [])``: SAR is not evaluated while recording (see the module docstring).
+    With PyPulseq 1.5, which removed it, raises its ``RuntimeError`` naming PySar4seq.
 
     A path that does not name an existing file raises PyPulseq's ``ValueError``. Says
     once per recording, as a :class:`~pulseqzero.TracingWarning` naming the script line,
     that nothing was checked.
     """
+    if API_15:  # PyPulseq 1.5 removed it; its calc_SAR raises this, traced or not
+        raise RuntimeError("Built-in SAR computation has been removed; use PySar4seq "
+                           "(https://github.com/imr-framework/sar4seq/tree/PySar4seq) instead.")
     if isinstance(file, (str, Path)):
         path = Path(file)
         if not (path.exists() and path.is_file()):

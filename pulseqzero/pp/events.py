@@ -163,7 +163,7 @@ def recorded(name: str | None = None):
             try:
                 signature.bind(*args, **kwargs)
             except TypeError as e:
-                raise TypeError(f"{call_name}(): {e} [{line}]") from None
+                raise TypeError(f"{call_name}() {e} [{line}]") from None
             ctx.depth += 1
             try:
                 result = fn(*args, **kwargs)
@@ -235,11 +235,19 @@ def to_ir(ctx, event):
         result = ir.RF(_rf_shape(ctx, event), node(_rf_flip(event)), node(get["shape_dur"]),
                        node(get["delay"]), node(get["freq_offset"]), node(get["phase_offset"]),
                        node(get["dead_time"]), node(get["ringdown_time"]), get.get("use", ""),
-                       origin)
+                       origin, **_optional_nodes(ctx, get, "rf"))
     elif kind == "adc":
+        optional = _optional_nodes(ctx, get, "adc")
+        if optional.get("phase_modulation") is not None:
+            optional["has_phase_modulation"] = True
         result = ir.ADC(int(get["num_samples"]), node(get["dwell"]), node(get["delay"]),
                         node(get["freq_offset"]), node(get["phase_offset"]),
-                        node(get["dead_time"]), origin)
+                        node(get["dead_time"]), origin, **optional)
+    elif kind == "soft_delay":
+        num_id = get["numID"]
+        result = ir.SoftDelay(get["hint"], None if num_id is None else int(num_id),
+                              node(get["offset"]), node(get["factor"]),
+                              node(get["default_duration"]), origin)
     elif kind == "grad":
         result = ir.Grad(get["channel"], node(get["waveform"]), node(get["tt"]), node(get["delay"]),
                          node(get["shape_dur"]), node(get["first"]), node(get["last"]), origin)
@@ -255,6 +263,19 @@ def to_ir(ctx, event):
     if isinstance(event, Event):
         object.__setattr__(event, "_snap", (event._assigns, ctx, result))  # valid until assigned
     return result
+
+
+def _optional_nodes(ctx, fields, kind) -> dict:
+    """The 1.5 API's fields an event has (a 1.4 event has none), as nodes."""
+    out = {}
+    for name in ir.OPTIONAL_FIELDS[kind]:
+        value = fields.get(name)
+        if value is not None:
+            if isinstance(value, (list, tuple)):  # a phase modulation given as a list
+                from .points_to_waveform import as_array
+                value = as_array(value)
+            out[name] = ctx.node(value)
+    return out
 
 
 def _waveform_assigned(event) -> bool:

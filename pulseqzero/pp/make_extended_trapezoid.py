@@ -1,4 +1,6 @@
-"""``make_extended_trapezoid``, PyPulseq 1.4.2's algorithm over numbers or tracers."""
+"""``make_extended_trapezoid``, PyPulseq's algorithm (1.4.2 or 1.5) over numbers or tracers.
+
+PyPulseq 1.5 checks the slew and amplitude of the result (``eps`` tolerance)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,16 +9,16 @@ from .events import Event, recorded
 from .make_arbitrary_grad import make_arbitrary_grad
 from .opts import as_opts
 from .points_to_waveform import as_array, points_to_waveform
+from .version import API_15
+from .helpers import eps
+from .make_arbitrary_grad import _largest
 
 __all__ = ["make_extended_trapezoid"]
 
-eps = np.finfo(np.float64).eps  # pypulseq.eps
 
-
-@recorded()
-def make_extended_trapezoid(channel, amplitudes=np.zeros(1), convert_to_arbitrary=False,
-                            max_grad=0, max_slew=0, skip_check=False, system=None,
-                            times=np.zeros(1)) -> Event:
+def extended_trapezoid(channel, amplitudes=np.zeros(1), convert_to_arbitrary=False,
+                       max_grad=0, max_slew=0, skip_check=False, system=None,
+                       times=np.zeros(1)) -> Event:
     """Piecewise-linear gradient through ``amplitudes`` (Hz/m) at ``times`` (s, on the raster).
 
     ``convert_to_arbitrary`` samples it on the raster centres (an arbitrary gradient).
@@ -64,4 +66,35 @@ def make_extended_trapezoid(channel, amplitudes=np.zeros(1), convert_to_arbitrar
         # ndarray.sum() in pypulseq: np.sum is the same pairwise sum
         grad.__dict__["area"] = 0.5 * np.sum((tt[1:] - tt[:-1]) * (amplitudes[1:] + amplitudes[:-1]))
     grad.__dict__.update(first=amplitudes[0], last=amplitudes[-1])
+    if API_15:
+        slew = _diff(grad.waveform) / _diff(grad.tt)
+        if _largest(abs(slew)) > max_slew * (1 + eps):
+            raise ValueError(f"Slew rate violation {_largest(abs(slew)) / max_slew * 100:.2f}%")
+        if _largest(abs(grad.waveform)) > max_grad + eps:
+            raise ValueError("Gradient amplitude violation "
+                             f"{_largest(abs(grad.waveform)) / max_grad * 100:.2f}%")
     return grad
+
+
+def _diff(x):
+    """``np.diff`` of a vector, as a traced op on a tracer."""
+    return x[1:] - x[:-1]
+
+
+if API_15:
+    @recorded()
+    def make_extended_trapezoid(channel, amplitudes=None, convert_to_arbitrary=False,
+                                max_grad=0.0, max_slew=0.0, skip_check=False, system=None,
+                                times=None) -> Event:
+        """Piecewise-linear gradient, PyPulseq 1.5 (see ``extended_trapezoid``)."""
+        return extended_trapezoid(channel, np.zeros(1) if amplitudes is None else amplitudes,
+                                  convert_to_arbitrary, max_grad, max_slew, skip_check, system,
+                                  np.zeros(1) if times is None else times)
+else:
+    @recorded()
+    def make_extended_trapezoid(channel, amplitudes=np.zeros(1), convert_to_arbitrary=False,
+                                max_grad=0, max_slew=0, skip_check=False, system=None,
+                                times=np.zeros(1)) -> Event:
+        """Piecewise-linear gradient, PyPulseq 1.4.2 (see ``extended_trapezoid``)."""
+        return extended_trapezoid(channel, amplitudes, convert_to_arbitrary, max_grad, max_slew,
+                                  skip_check, system, times)

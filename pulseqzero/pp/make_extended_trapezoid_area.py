@@ -1,4 +1,5 @@
-"""``make_extended_trapezoid_area``, PyPulseq 1.4.2's search, differentiable in the amplitudes.
+"""``make_extended_trapezoid_area``, PyPulseq's search (1.4.2 or 1.5), differentiable in the
+amplitudes.
 
 PyPulseq searches the shortest timing (integer numbers of raster steps for the
 ramps and the plateau) for which a gradient from ``grad_start`` to ``grad_end``
@@ -18,6 +19,8 @@ from .events import recorded
 from .make_extended_trapezoid import make_extended_trapezoid
 from .opts import Opts, as_opts
 from .points_to_waveform import guard_equal
+from .helpers import eps
+from .version import API_15
 
 __all__ = ["make_extended_trapezoid_area"]
 
@@ -42,13 +45,17 @@ def _guard_argmin(values, valid, k) -> None:
                                np.where(after, values >= best, True))))
 
 
-@recorded()
-def make_extended_trapezoid_area(area, channel, grad_start, grad_end, system=None):
+def extended_trapezoid_area(area, channel, grad_start, grad_end, system=None,
+                            convert_to_arbitrary=False):
     """Shortest extended trapezoid from ``grad_start`` to ``grad_end`` (Hz/m) with ``area``
-    (1/m): returns ``(grad, times, amplitudes)`` like PyPulseq."""
-    if not system:
+    (1/m): returns ``(grad, times, amplitudes)`` like PyPulseq (1.5: the gradient's ``tt`` and
+    ``waveform``; ``convert_to_arbitrary`` samples it on the raster)."""
+    if API_15:
+        system = as_opts(system)  # 1.5: None is Opts.default
+    elif not system:
         system = Opts()
     system = as_opts(system)
+    tolerance = eps if API_15 else 0  # 1.5 compares the amplitude limit with eps
 
     max_slew = system.max_slew * 0.99
     max_grad = system.max_grad * 0.99
@@ -71,7 +78,7 @@ def make_extended_trapezoid_area(area, channel, grad_start, grad_end, system=Non
             2 * max_slew * raster_time)
         ramp_up_time = int(round(ramp_up_time))
         # if the amplitude would exceed max_grad: a trapezoid at the maximum slew rate
-        if grad_start + ramp_up_time * max_slew * raster_time > max_grad:
+        if grad_start + ramp_up_time * max_slew * raster_time > max_grad + tolerance:
             ramp_up_time = int(round(_calc_ramp_time(grad_start, max_grad) / raster_time))
             ramp_down_time = int(round(_calc_ramp_time(grad_end, max_grad) / raster_time))
         else:
@@ -85,7 +92,7 @@ def make_extended_trapezoid_area(area, channel, grad_start, grad_end, system=Non
         ramp_up_time = (duration * max_slew * raster_time + grad_start - grad_end) / (
             2 * max_slew * raster_time)
         ramp_up_time = int(round(ramp_up_time))
-        if grad_start - ramp_up_time * max_slew * raster_time < -max_grad:
+        if grad_start - ramp_up_time * max_slew * raster_time < -max_grad - tolerance:
             ramp_up_time = int(round(_calc_ramp_time(grad_start, -max_grad) / raster_time))
             ramp_down_time = int(round(_calc_ramp_time(grad_end, -max_grad) / raster_time))
         else:
@@ -173,8 +180,31 @@ def make_extended_trapezoid_area(area, channel, grad_start, grad_end, system=Non
         times = _cumsum(0, time_ramp_up, time_ramp_down)
         amplitudes = stack([grad_start, grad_amp, grad_end])
 
-    grad = make_extended_trapezoid(channel=channel, system=system, times=times,
-                                   amplitudes=amplitudes)
+    if API_15:
+        grad = make_extended_trapezoid(channel=channel, amplitudes=amplitudes,
+                                       convert_to_arbitrary=convert_to_arbitrary, system=system,
+                                       times=times)
+    else:
+        grad = make_extended_trapezoid(channel=channel, system=system, times=times,
+                                       amplitudes=amplitudes)
     if not abs(grad.area - area) < 1e-8:
         raise ValueError(f"Could not find a solution for area={area}.")
+    if API_15:
+        return grad, grad.tt, grad.waveform
     return grad, np.array(times), amplitudes
+
+
+if API_15:
+    @recorded()
+    def make_extended_trapezoid_area(area, channel, grad_start, grad_end,
+                                     convert_to_arbitrary=False, system=None):
+        """Shortest extended trapezoid with ``area`` (1/m), PyPulseq 1.5 (see
+        ``extended_trapezoid_area``)."""
+        return extended_trapezoid_area(area, channel, grad_start, grad_end, system,
+                                       convert_to_arbitrary)
+else:
+    @recorded()
+    def make_extended_trapezoid_area(area, channel, grad_start, grad_end, system=None):
+        """Shortest extended trapezoid with ``area`` (1/m), PyPulseq 1.4.2 (see
+        ``extended_trapezoid_area``)."""
+        return extended_trapezoid_area(area, channel, grad_start, grad_end, system)

@@ -1,4 +1,4 @@
-"""``make_label``: a ``labelset`` / ``labelinc`` event (PyPulseq 1.4.2)."""
+"""``make_label``: a ``labelset`` / ``labelinc`` event (PyPulseq 1.4.2 or 1.5)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,6 +6,7 @@ import numpy as np
 from ..tracer import Tracer
 from .events import Event, recorded
 from .rf_use import get_supported_labels
+from .version import API_15
 
 __all__ = ["make_label"]
 
@@ -20,8 +21,15 @@ def _is_label_value(value) -> bool:
 
 @recorded()
 def make_label(label: str, type: str, value) -> Event:  # noqa: A002 (pypulseq's name)
-    """Set (``type="SET"``) or increment (``"INC"``) the label ``label`` by ``value``."""
-    if label not in get_supported_labels():
+    """Set (``type="SET"``) or increment (``"INC"``) the label ``label`` by ``value``.
+
+    The 1.5 API stores ``int(value)`` (a traced value is pinned, guarded) and refuses to
+    increment a flag (``NAV`` ... ``ONCE``).
+    """
+    supported = get_supported_labels()
+    if label not in supported:
+        if API_15:
+            raise ValueError(f"Invalid label. Must be one of {supported}.")
         raise ValueError(
             "Invalid label. Must be one of 'SLC', 'SEG', 'REP', 'AVG', 'SET', 'ECO', 'PHS', 'LIN', "
             "'PAR', NAV', 'REV', or 'SMS'.")
@@ -29,4 +37,10 @@ def make_label(label: str, type: str, value) -> Event:  # noqa: A002 (pypulseq's
         raise ValueError("Invalid type. Must be one of 'SET' or 'INC'.")
     if not _is_label_value(value):
         raise ValueError("Must supply a valid numerical or logical value.")
+    if API_15:
+        flags = supported[10:-1]
+        if type == "INC" and label in flags:
+            raise ValueError("As per Pulseq specification, labelinc is not compatible with "
+                             f"flags: {flags}.")
+        value = int(value)
     return Event(type="labelset" if type == "SET" else "labelinc", label=label, value=value)

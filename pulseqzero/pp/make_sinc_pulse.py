@@ -1,4 +1,4 @@
-"""``make_sinc_pulse``, PyPulseq 1.4.2's algorithm over numbers or tracers."""
+"""``make_sinc_pulse``, PyPulseq's algorithm (1.4.2 or 1.5) over numbers or tracers."""
 from __future__ import annotations
 
 import math
@@ -9,18 +9,19 @@ from .events import Event, recorded, set_hidden
 from .make_delay import make_delay
 from .make_trapezoid import make_trapezoid
 from .opts import as_opts
-from .rf_use import check_rf_use
+from .rf_use import DEFAULT_RF_USE, check_rf_use
+from .rf_fields import set_rf_15_fields, warn_delay_raised
+from .version import API_15
 
 __all__ = ["make_sinc_pulse"]
 
 
-@recorded()
-def make_sinc_pulse(flip_angle, apodization=0, delay=0, duration=4e-3, dwell=0, center_pos=0.5,
-                    freq_offset=0, max_grad=0, max_slew=0, phase_offset=0, return_delay=False,
-                    return_gz=False, slice_thickness=0, system=None, time_bw_product=4,
-                    use=str()):
-    """Sinc RF pulse (flip angle rad, times s, offsets Hz / rad); optionally the slice-select
-    gradient, its rephaser (``return_gz``) and a ringdown delay (``return_delay``)."""
+def sinc_pulse(flip_angle, apodization, delay, duration, dwell, center_pos, freq_offset,
+               max_grad, max_slew, phase_offset, return_delay, return_gz, slice_thickness, system,
+               time_bw_product, use, freq_ppm=None, phase_ppm=None):
+    """Sinc RF pulse (flip angle rad, times s, offsets Hz / rad / ppm); optionally the
+    slice-select gradient, its rephaser (``return_gz``) and (1.4 API) a ringdown delay
+    (``return_delay``). ``freq_ppm`` None: the 1.4 API's event, without the 1.5 fields."""
     system = as_opts(system)
     check_rf_use(use)
     if dwell == 0:
@@ -34,12 +35,16 @@ def make_sinc_pulse(flip_angle, apodization=0, delay=0, duration=4e-3, dwell=0, 
     set_hidden(rf, flip_angle=flip_angle,
                shape=("sinc", duration, time_bw_product, apodization, center_pos, dwell))
     int(N)  # the sample count is structural: pin it before the waveform is built
-    rf.__dict__.update(shape_dur=N * dwell, freq_offset=freq_offset, phase_offset=phase_offset,
-                       dead_time=system.rf_dead_time, ringdown_time=system.rf_ringdown_time,
+    rf.__dict__.update(shape_dur=N * dwell, freq_offset=freq_offset, phase_offset=phase_offset)
+    set_rf_15_fields(rf, freq_ppm, phase_ppm)
+    rf.__dict__.update(dead_time=system.rf_dead_time, ringdown_time=system.rf_ringdown_time,
                        delay=delay)
-    if use != str():
+    if API_15:
+        rf.__dict__.update(center=duration * center_pos, use=use)
+    elif use != str():
         rf.__dict__["use"] = use
     if rf.dead_time > rf.delay:
+        warn_delay_raised(rf)
         rf.__dict__["delay"] = rf.dead_time
 
     if return_gz:
@@ -70,3 +75,28 @@ def make_sinc_pulse(flip_angle, apodization=0, delay=0, duration=4e-3, dwell=0, 
     if return_gz:
         return rf, gz, gzr
     return rf
+
+
+if API_15:
+    @recorded()
+    def make_sinc_pulse(flip_angle, apodization=0.0, delay=0.0, duration=4e-3, dwell=0.0,
+                        center_pos=0.5, freq_offset=0.0, max_grad=0.0, max_slew=0.0,
+                        phase_offset=0.0, return_gz=False, slice_thickness=0.0, system=None,
+                        time_bw_product=4.0, use=DEFAULT_RF_USE, freq_ppm=0.0, phase_ppm=0.0):
+        """Sinc RF pulse (flip angle rad, times s, offsets Hz / rad / ppm), PyPulseq 1.5;
+        optionally the slice-select gradient and its rephaser (``return_gz``)."""
+        return sinc_pulse(flip_angle, apodization, delay, duration, dwell, center_pos,
+                          freq_offset, max_grad, max_slew, phase_offset, False, return_gz,
+                          slice_thickness, system, time_bw_product, use, freq_ppm, phase_ppm)
+else:
+    @recorded()
+    def make_sinc_pulse(flip_angle, apodization=0, delay=0, duration=4e-3, dwell=0,
+                        center_pos=0.5, freq_offset=0, max_grad=0, max_slew=0, phase_offset=0,
+                        return_delay=False, return_gz=False, slice_thickness=0, system=None,
+                        time_bw_product=4, use=str()):
+        """Sinc RF pulse (flip angle rad, times s, offsets Hz / rad), PyPulseq 1.4.2;
+        optionally the slice-select gradient, its rephaser (``return_gz``) and a ringdown
+        delay (``return_delay``)."""
+        return sinc_pulse(flip_angle, apodization, delay, duration, dwell, center_pos,
+                          freq_offset, max_grad, max_slew, phase_offset, return_delay, return_gz,
+                          slice_thickness, system, time_bw_product, use)

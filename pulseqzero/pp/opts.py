@@ -1,9 +1,17 @@
-"""``Opts``: system limits, as in PyPulseq 1.4.2 (values in Hz/m, Hz/m/s, s)."""
+"""``Opts``: system limits, as in the installed PyPulseq (values in Hz/m, Hz/m/s, s).
+
+PyPulseq 1.5 adds ``adc_samples_limit`` and ``adc_samples_divisor`` (ADC
+segmentation), inserted into the signature before ``rise_time``.
+"""
 from __future__ import annotations
 
 from .convert import convert
+from .version import API_15
 
-from ..ir.events import SYSTEM_FIELDS, System
+from ..ir.events import SYSTEM_FIELDS, SYSTEM_FIELDS_15, System
+
+#: the attributes of an ``Opts``, in the order the installed pypulseq sets them
+OPTS_FIELDS = (SYSTEM_FIELDS[:10] + SYSTEM_FIELDS_15 + SYSTEM_FIELDS[10:]) if API_15 else SYSTEM_FIELDS
 
 __all__ = ["Opts"]
 
@@ -15,10 +23,28 @@ class Opts:
     here does not touch pypulseq's.
     """
 
-    def __init__(self, adc_dead_time=None, adc_raster_time=None, block_duration_raster=None,
-                 gamma=None, grad_raster_time=None, grad_unit: str = "Hz/m", max_grad=None,
-                 max_slew=None, rf_dead_time=None, rf_raster_time=None, rf_ringdown_time=None,
-                 rise_time=None, slew_unit: str = "Hz/m/s", B0=None):
+    if API_15:
+        def __init__(self, adc_dead_time=None, adc_raster_time=None, block_duration_raster=None,
+                     gamma=None, grad_raster_time=None, grad_unit: str = "Hz/m", max_grad=None,
+                     max_slew=None, rf_dead_time=None, rf_raster_time=None, rf_ringdown_time=None,
+                     adc_samples_limit=None, adc_samples_divisor=None, rise_time=None,
+                     slew_unit: str = "Hz/m/s", B0=None):
+            self._set(adc_dead_time, adc_raster_time, block_duration_raster, gamma,
+                      grad_raster_time, grad_unit, max_grad, max_slew, rf_dead_time,
+                      rf_raster_time, rf_ringdown_time, rise_time, slew_unit, B0,
+                      adc_samples_limit=adc_samples_limit, adc_samples_divisor=adc_samples_divisor)
+    else:
+        def __init__(self, adc_dead_time=None, adc_raster_time=None, block_duration_raster=None,
+                     gamma=None, grad_raster_time=None, grad_unit: str = "Hz/m", max_grad=None,
+                     max_slew=None, rf_dead_time=None, rf_raster_time=None, rf_ringdown_time=None,
+                     rise_time=None, slew_unit: str = "Hz/m/s", B0=None):
+            self._set(adc_dead_time, adc_raster_time, block_duration_raster, gamma,
+                      grad_raster_time, grad_unit, max_grad, max_slew, rf_dead_time,
+                      rf_raster_time, rf_ringdown_time, rise_time, slew_unit, B0)
+
+    def _set(self, adc_dead_time, adc_raster_time, block_duration_raster, gamma,
+             grad_raster_time, grad_unit, max_grad, max_slew, rf_dead_time, rf_raster_time,
+             rf_ringdown_time, rise_time, slew_unit, B0, **adc_samples):
         valid_grad_units = ["Hz/m", "mT/m", "rad/ms/mm"]
         valid_slew_units = ["Hz/m/s", "mT/m/ms", "T/m/s", "rad/ms/mm/ms"]
         if grad_unit not in valid_grad_units:
@@ -54,6 +80,8 @@ class Opts:
         self.rf_raster_time = pick(rf_raster_time, "rf_raster_time")
         self.grad_raster_time = pick(grad_raster_time, "grad_raster_time")
         self.block_duration_raster = pick(block_duration_raster, "block_duration_raster")
+        for name, value in adc_samples.items():  # the 1.5 API's ADC segmentation limits
+            setattr(self, name, pick(value, name))
         self.gamma = gamma
         self.B0 = pick(B0, "B0")
 
@@ -78,9 +106,9 @@ def _builtin_default():
                   max_slew=convert(from_value=170, from_unit="T/m/s"), rise_time=None,
                   rf_dead_time=0, rf_ringdown_time=0, adc_dead_time=0, adc_raster_time=100e-9,
                   rf_raster_time=1e-6, grad_raster_time=10e-6, block_duration_raster=10e-6,
-                  gamma=42576000, B0=1.5)
+                  gamma=42576000, B0=1.5, adc_samples_limit=0, adc_samples_divisor=4)
     # the same attribute order as pypulseq's Opts(...) constructor
-    for name in SYSTEM_FIELDS:
+    for name in OPTS_FIELDS:
         setattr(o, name, values[name])
     return o
 
@@ -94,9 +122,9 @@ def as_opts(system) -> Opts:
         return Opts.default
     if isinstance(system, Opts):
         return system
-    if all(hasattr(system, f) for f in SYSTEM_FIELDS):
+    if all(hasattr(system, f) for f in OPTS_FIELDS):
         o = Opts.__new__(Opts)
-        for name in SYSTEM_FIELDS:
+        for name in OPTS_FIELDS:
             setattr(o, name, getattr(system, name))
         return o
     raise TypeError(f"system must be a pypulseq Opts object, got {type(system).__name__}")
@@ -106,4 +134,4 @@ def to_system(opts) -> System:
     def concrete(v):
         # system limits are structural: a traced limit is pinned (guarded)
         return v if v is None or isinstance(v, (int, float)) else float(v)
-    return System(**{f: concrete(getattr(opts, f)) for f in SYSTEM_FIELDS})
+    return System(**{f: concrete(getattr(opts, f)) for f in OPTS_FIELDS})

@@ -22,7 +22,9 @@ from ...ir.events import Delay
 from ...ir.graph import Block, Registration
 from ...tracer import Tracer, user_line, value_of
 from ..events import Event, to_ir, with_line
+from ..helpers import eps
 from ..rf_use import get_supported_labels
+from ..version import API_15
 
 EPS = np.finfo(np.float64).eps  # pypulseq.eps
 GRAD_COLUMNS = ("gx", "gy", "gz")
@@ -132,6 +134,8 @@ class BlockStore:
     def _check_gradients(self, block_index, check_g, duration) -> None:
         """PyPulseq's gradient checks: a gradient that starts (ends) off zero must connect to
         the previous block's gradient (end at the block boundary)."""
+        if API_15:
+            return self._check_gradients_15(block_index, check_g, duration)
         threshold = self.system.max_slew * self.system.grad_raster_time
         for column, (start, first), (stop, last) in check_g.values():
             if abs(first) > threshold:
@@ -147,6 +151,47 @@ class BlockStore:
                 else:
                     raise RuntimeError("First gradient in the the first block has to start at 0.")
             if last > threshold and abs(stop - duration) > 1e-7:
+                raise RuntimeError("A gradient that doesn't end at zero needs to be aligned to "
+                                   "the block boundary.")
+
+    def _check_gradients_15(self, block_index, check_g, duration) -> None:
+        """PyPulseq 1.5's checks, on every channel (a channel without a gradient is at 0): each
+        gradient's start must meet the previous block's end on its channel, its end the next
+        block's start (when the block is inserted before another), within one raster step of
+        the maximum slew."""
+        threshold = self.system.max_slew * self.system.grad_raster_time
+        for channel_num, column in enumerate(GRAD_COLUMNS):
+            _, (start, first), (stop, last) = check_g.get(channel_num,
+                                                         (column, (0, 0), (0, 0)))
+            if abs(first) > threshold and start > eps:
+                raise RuntimeError("No delay allowed for gradients which start with a non-zero "
+                                   "amplitude")
+            if self.next_free_block_ID > 1:
+                order = list(self._table)
+                if block_index in order:
+                    at = order.index(block_index)
+                    before = order[at - 1] if at > 0 else None
+                    after = order[at + 1] if at < len(order) - 1 else None
+                else:
+                    before, after = (order[-1] if order else None), None
+                previous_last = 0
+                if before is not None:
+                    prev = self._table[before].events.get(column)
+                    if prev is not None and prev.type != "trap":
+                        previous_last = prev.last
+                if abs(previous_last - first) > threshold:
+                    raise RuntimeError("Two consecutive gradients need to have the same "
+                                       "amplitude at the connection point")
+                if after is not None:
+                    following = self._table[after].events.get(column)
+                    next_first = (following.first if following is not None
+                                  and following.type != "trap" else 0)
+                    if abs(next_first - last) > threshold:
+                        raise RuntimeError("Two consecutive gradients need to have the same "
+                                           "amplitude at the connection point")
+            elif abs(first) > threshold:
+                raise RuntimeError("First gradient in the the first block has to start at 0.")
+            if abs(last) > threshold and abs(stop - duration) > 1e-7:
                 raise RuntimeError("A gradient that doesn't end at zero needs to be aligned to "
                                    "the block boundary.")
 
@@ -188,8 +233,11 @@ class BlockStore:
         """Pre-register an RF pulse: ``(id, shape ids)`` (see ``register_grad_event``)."""
         return self._register(event), [0, 0, 0]
 
-    def register_adc_event(self, event) -> int:
-        return self._register(event)
+    def register_adc_event(self, event):
+        """Pre-register an ADC: its id (1.5 API: ``(id, shape id)``, the shape of its phase
+        modulation; a placeholder 0)."""
+        handle = self._register(event)
+        return (handle, 0) if API_15 else handle
 
     def register_label_event(self, event) -> int:
         get_supported_labels().index(event.label)  # ValueError for an unknown label, as pypulseq

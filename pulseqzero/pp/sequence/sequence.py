@@ -27,6 +27,8 @@ Every method of ``pypulseq.Sequence`` exists here, in three kinds:
 """
 from __future__ import annotations
 
+from ..version import API_NAME
+
 import warnings
 
 import numpy as np
@@ -233,7 +235,7 @@ class Sequence(BlockStore, Queries):
         return SequenceGraph(name or ctx.name, ctx.builder.freeze(), params,
                              tuple(e.block for e in self._table.values()),
                              to_system(self.system), tuple(self._definition_args.items()),
-                             tuple(ctx.guards), tuple(self._registrations))
+                             tuple(ctx.guards), tuple(self._registrations), api=API_NAME)
 
     def to_mr0(self, **options):  # rf_subpulses=n, rf_centre="middle" | "peak"
         """The MRzeroCore sequence, differentiable w.r.t. the tensors the script used."""
