@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import socket
 import sys
 import warnings
 
@@ -19,7 +18,7 @@ import MRzeroCore as mr0
 from pulseqzero.optimize import Optimization, compute_pdg
 from pulseqzero.simulate import execute_graph
 from pulseqzero.simulate.distributed import execute_sharded, voxel_shard, voxel_slices
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, free_port
 from tests.simulate.oracle import _with, bssfp, rel_l2, tse, voxel_phantom
 
 TOL = 1e-6
@@ -178,18 +177,12 @@ def _worker(rank, port, folder):
         torch.distributed.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_gloo_processes_match_one_process(tmp_path):
     single_and_split(0, str(tmp_path / "single.pt"))  # the reference, without a process group
     # fork: the children start with what this process has imported and built (torch,
     # MRzeroCore, the traced GRE: seconds each under spawn) and set one torch thread
     # before their first op, as DataLoader workers do
-    torch.multiprocessing.start_processes(_worker, args=(_free_port(), str(tmp_path)), nprocs=2,
+    torch.multiprocessing.start_processes(_worker, args=(free_port(), str(tmp_path)), nprocs=2,
                                           start_method="fork")
     ref = torch.load(tmp_path / "single.pt", weights_only=False)
     voxels = 30
