@@ -41,6 +41,8 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 
+from .memory import trim_freed_memory
+
 __all__ = ["rank_and_size", "is_main_rank", "voxel_slices", "voxel_shard", "shard_data",
            "execute_sharded", "wants_split", "SumOverRanks", "ShareGradients", "ChunkedSignal",
            "broadcast_from_main"]
@@ -248,8 +250,10 @@ class ChunkedSignal(torch.autograd.Function):
         ctx.save_for_backward(*tensors)
         total = None
         for chunk in chunks:
+            trim_freed_memory()
             part = simulate(chunk, *tensors)
             total = part if total is None else total + part
+        trim_freed_memory()
         return total
 
     @staticmethod
@@ -259,6 +263,7 @@ class ChunkedSignal(torch.autograd.Function):
         wanted = [t for t in inputs if t.requires_grad]
         sums = [None] * len(wanted)
         for chunk in ctx.chunks:
+            trim_freed_memory()  # the previous chunk's graph, before this one's is built
             with torch.enable_grad():
                 part = ctx.simulate(chunk, *inputs, recomputing=True)
             if not part.requires_grad:  # e.g. no ADC sample: nothing depends on the inputs
@@ -267,6 +272,7 @@ class ChunkedSignal(torch.autograd.Function):
             sums = [f if s is None else (s if f is None else s + f)
                     for s, f in zip(sums, found)]
             del part, found  # this chunk's graph goes before the next chunk's is built
+        trim_freed_memory()
         found = iter(sums)
         return (None, None, *(next(found) if t.requires_grad else None for t in inputs))
 
