@@ -18,8 +18,11 @@ machine does not inflate as it does the wall time: the work per rank.
 Memory: per process, the peak resident set during the timed steps (VmHWM, reset
 after the warm-up step) and its growth over what the process held before them
 (the step's own memory: the pre-pass graph, the simulation and its autograd
-graph, the reconstruction; the imports, the phantom and the traced graph are
-held before).
+graph, the reconstruction, transients, and freed memory the allocator keeps:
+the executor gives it back past 256 MB of growth, ``simulate/memory.py``; the
+imports, the phantom and the traced graph are held before); "saved": the peak
+of what autograd holds for backward during one more step (all of it, the
+reconstruction's included; in chunks, one chunk's at a time in backward).
 
     .venv/bin/python benchmarks/distributed.py [gre:32 gre:64 gre:128] [--repeat 3]
         [--chunks 2 4]
@@ -58,6 +61,45 @@ def _reset_peak() -> None:
         pass
 
 
+class SavedForBackward:
+    """The peak of what autograd holds for backward (bytes of the distinct storages of
+    the saved tensors alive at once), while the context is active: the simulation's
+    autograd memory without the allocator's slack that the resident set also holds."""
+
+    def __init__(self):
+        self.live, self.now, self.peak = {}, 0, 0  # storage pointer -> [bytes, count]
+
+    def pack(self, tensor):
+        import weakref
+        storage = tensor.untyped_storage()
+        key = storage.data_ptr()
+        entry = self.live.get(key)
+        if entry is None:
+            entry = self.live[key] = [storage.nbytes(), 0]
+            self.now += entry[0]
+            self.peak = max(self.peak, self.now)
+        entry[1] += 1
+        saved = tensor.detach()  # an object of our own whose end we can see
+        weakref.finalize(saved, self._release, key)
+        return saved
+
+    def _release(self, key):
+        entry = self.live[key]
+        entry[1] -= 1
+        if entry[1] == 0:
+            self.now -= entry[0]
+            del self.live[key]
+
+    def __enter__(self):
+        import torch
+        self._hooks = torch.autograd.graph.saved_tensors_hooks(self.pack, lambda t: t)
+        self._hooks.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._hooks.__exit__(*exc)
+
+
 def worker(n: int, repeat: int, chunks: int) -> None:
     """One rank: time ``repeat`` optimisation steps, print a JSON line."""
     import torch
@@ -86,10 +128,13 @@ def worker(n: int, repeat: int, chunks: int) -> None:
         opt.step()
         seconds.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
+    peak = _status_kib("VmHWM")
+    with SavedForBackward() as saved:  # one more step, counted (not timed)
+        opt.step()
     print(json.dumps(dict(rank=rank, step=statistics.median(seconds), cpu=statistics.median(cpu),
                           voxels=int(opt.simulator.data.PD.numel()),
-                          peak_mib=_status_kib("VmHWM") / 1024,
-                          growth_mib=(_status_kib("VmHWM") - before) / 1024,
+                          peak_mib=peak / 1024, growth_mib=(peak - before) / 1024,
+                          saved_mib=saved.peak / 2 ** 20,
                           loss=opt.losses[-1])), flush=True)
     if dist.is_initialized():
         dist.destroy_process_group()
@@ -135,7 +180,7 @@ def main(argv=None):
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; step (wall) and CPU "
           f"per process: median of {args.repeat}, s; memory per process, MiB")
     print(f"{'case':<9}{'voxels':>7}  {'configuration':<18}{'step':>8}{'speedup':>9}"
-          f"{'CPU':>8}{'peak':>8}{'growth':>8}{'loss':>12}")
+          f"{'CPU':>8}{'peak':>8}{'growth':>8}{'saved':>8}{'loss':>12}")
     for spec in args.cases:
         name, n = spec.split(":")
         if name != "gre":
@@ -148,7 +193,8 @@ def main(argv=None):
             for r in results:
                 who = label + (f" (rank {r['rank']})" if processes > 1 else "")
                 print(f"{spec:<9}{r['voxels']:>7}  {who:<18}{step:>8.3f}{base / step:>9.2f}"
-                      f"{r['cpu']:>8.3f}{r['peak_mib']:>8.0f}{r['growth_mib']:>8.0f}{r['loss']:>12.6g}",
+                      f"{r['cpu']:>8.3f}{r['peak_mib']:>8.0f}{r['growth_mib']:>8.0f}"
+                      f"{r['saved_mib']:>8.0f}{r['loss']:>12.6g}",
                       flush=True)
 
 
