@@ -52,7 +52,8 @@ _warned = set()
 def _warn_once(key: str, message: str) -> None:
     if key not in _warned:
         _warned.add(key)
-        warnings.warn(message, RuntimeWarning, stacklevel=3)
+        # the caller of execute_graph (through _execute): the line that asked for motion
+        warnings.warn(message, RuntimeWarning, stacklevel=4)
 
 
 def execute_graph(graph, seq, data, min_emitted_signal: float = 1e-2,
@@ -81,8 +82,8 @@ def execute_graph(graph, seq, data, min_emitted_signal: float = 1e-2,
     pass); distributed: under an initialised ``torch.distributed`` process group, each
     rank simulates its share of the voxels and every rank gets the whole signal and the
     whole gradients (every rank must call this with the same sequence, graph and
-    phantom, and compute the same loss from the signal); False: this process simulates
-    every voxel.
+    phantom, and compute the same loss from the signal; only rank 0 shows the progress
+    bar); False: this process simulates every voxel.
 
     Returns the signal, complex (ADC samples, coils), or ``(signal, mag_adc)``; split
     across ranks, ``mag_adc`` covers this rank's voxels
