@@ -233,12 +233,16 @@ class Simulator:
     ``min_latent_signal`` (0.01), ``rf_subpulses`` (1), ``rf_centre`` ("middle"),
     ``simulator``: the PDG main pass, ``"pulseqzero"`` (default,
     :func:`pulseqzero.execute_graph`) or ``"mrzerocore"`` (MRzeroCore's own
-    ``execute_graph``, the reference: same signal, slower, more memory).
+    ``execute_graph``, the reference: same signal, slower, more memory);
+    ``voxel_chunks`` (1): simulate the voxels in this many parts one after the other,
+    the same gradients with the autograd memory of one part; ``distributed`` (True):
+    under an initialised ``torch.distributed`` process group, split the voxels across
+    its ranks (``docs/distributed.md``); False: every rank simulates every voxel.
     """
 
     OPTIONS = dict(max_state_count=200, min_state_mag=1e-4, min_emitted_signal=1e-2,
                    min_latent_signal=1e-2, rf_subpulses=1, rf_centre="middle",
-                   simulator="pulseqzero")
+                   simulator="pulseqzero", voxel_chunks=1, distributed=True)
     #: the PDG main passes ``simulator=`` chooses between
     SIMULATORS = ("pulseqzero", "mrzerocore")
 
@@ -272,17 +276,34 @@ class Simulator:
                             f"{sorted(self.OPTIONS)}")
         if "simulator" in sim and sim["simulator"] not in self.SIMULATORS:
             raise ValueError(f"simulator={sim['simulator']!r}: one of {self.SIMULATORS}")
+        chunks = sim.get("voxel_chunks", 1)
+        if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1:
+            raise ValueError(f"voxel_chunks={chunks!r}: a whole number of voxel parts "
+                             "simulated one after the other, 1 or more")
         self.sim.update(sim)
 
+    @property
+    def ranks(self) -> int:
+        """How many processes share each simulation (1 without a torch.distributed
+        process group, or with ``distributed=False``)."""
+        from .simulate.distributed import rank_and_size
+        return rank_and_size()[1] if self.sim["distributed"] else 1
+
     def execute(self, graph, seq, data):
-        """The PDG main pass chosen by the ``simulator`` option: the signal of ``seq``."""
+        """The PDG main pass chosen by the ``simulator`` option: the signal of ``seq``
+        (split by voxels as ``voxel_chunks`` and ``distributed`` say)."""
+        from .simulate.distributed import execute_sharded, wants_split
+        emitted, latent = self.sim["min_emitted_signal"], self.sim["min_latent_signal"]
+        chunks, distributed = self.sim["voxel_chunks"], self.sim["distributed"]
         if self.sim["simulator"] == "mrzerocore":
             import MRzeroCore as mr0
-            run = mr0.execute_graph
-        else:
-            from .simulate import execute_graph as run
-        return run(graph, seq, data, self.sim["min_emitted_signal"],
-                   self.sim["min_latent_signal"], print_progress=False)
+            if wants_split(chunks, distributed):
+                return execute_sharded(mr0.execute_graph, graph, seq, data, emitted, latent,
+                                       False, False, True, None, chunks, distributed)
+            return mr0.execute_graph(graph, seq, data, emitted, latent, print_progress=False)
+        from .simulate import execute_graph
+        return execute_graph(graph, seq, data, emitted, latent, print_progress=False,
+                             voxel_chunks=chunks, distributed=distributed)
 
     def bound(self, *params):
         """The traced sequence at these parameters (traces on first use, re-executes after)."""
@@ -417,6 +438,14 @@ class Optimization:
     :class:`Simulator`).
 
     Runs on the device of the parameters (CUDA when they are on CUDA).
+
+    Under an initialised ``torch.distributed`` process group (``torchrun``) every
+    rank runs the same optimisation and simulates its share of the phantom's voxels
+    (``docs/distributed.md``): rank 0's start parameters and target are used on
+    every rank, every rank gets the same loss and gradients and takes the same step
+    (the parameters are copied from rank 0 after each step, so that kernels that are
+    not bit-reproducible, on GPUs, cannot make the ranks drift apart), and only
+    rank 0 shows a progress bar.
     """
 
     def __init__(self, seq_fn, target, *params, phantom=None, loss=None, penalty=None,
@@ -456,6 +485,7 @@ class Optimization:
         self.last_image = None
         self.set_target(target)
         self.optimizer = self._make_optimizer(optimizer, lr)
+        self._from_main_rank(self.trainable)
 
     # -- set-up ------------------------------------------------------------------
     def _make_optimizer(self, optimizer, lr):
@@ -494,6 +524,16 @@ class Optimization:
                 sim.phantom = phantom
             sim.data, sim._pdg, sim._data_cpu = None, None, None  # rebuilt for the new shape
         self.target = target.to(self.device)
+        if self.simulator.ranks > 1:  # the loss must be the same on every rank
+            self.target = self.target.clone()
+            self._from_main_rank([self.target])
+
+    def _from_main_rank(self, tensors) -> None:
+        """Rank 0's values of ``tensors`` on every rank (in place), when the ranks share
+        the simulation."""
+        if self.simulator.ranks > 1:
+            from .simulate.distributed import broadcast_from_main
+            broadcast_from_main(tensors)
 
     # -- one step ------------------------------------------------------------------
     def bound(self):
@@ -530,14 +570,15 @@ class Optimization:
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss is {float(loss.detach())} at step {len(self.history)}; "
                                      "lower the learning rate or bound the parameters")
-        loss.backward()
+        loss.backward()  # under torch.distributed: the whole gradient on every rank
         self._check_gradients()
         good = ([p.detach().clone() for p in self.trainable],
                 copy.deepcopy(self.optimizer.state_dict()))
         self.optimizer.step()
         self._clamp()
+        self._from_main_rank(self.trainable)
         try:
-            self._check_update()
+            self._check_update()  # (the same values on every rank: the same verdict)
         except BaseException:
             with torch.no_grad():
                 for p, value in zip(self.trainable, good[0]):
@@ -663,8 +704,10 @@ class Optimization:
         ``checkpoint_every`` steps and after the last one; :meth:`load_checkpoint`
         continues from it exactly.
         """
+        from .simulate.distributed import is_main_rank
         every = max(1, int(checkpoint_every))
-        show = steps > 1 if progress is None else bool(progress)
+        main_rank = is_main_rank()  # only rank 0 shows progress and writes checkpoints
+        show = (steps > 1 if progress is None else bool(progress)) and main_rank
         bar = None
         if show:
             from tqdm.auto import tqdm
@@ -680,8 +723,8 @@ class Optimization:
                         bar.set_postfix(loss=f"{value:.4g}", refresh=False)
                         bar.update(1)
                     stop = callback is not None and callback(self, self.history[-1])
-                    if checkpoint is not None and (stop or i == steps - 1
-                                                   or len(self.history) % every == 0):
+                    if checkpoint is not None and main_rank and (
+                            stop or i == steps - 1 or len(self.history) % every == 0):
                         self.save_checkpoint(checkpoint)
                     if stop:
                         break

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import socket
 import sys
 import warnings
 from pathlib import Path
@@ -76,3 +77,10 @@ def seq_body(path) -> str:
     text = Path(path).read_text()
     text = text.split("\n[SIGNATURE]")[0]
     return "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 free at the moment (for a torch.distributed rendezvous)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

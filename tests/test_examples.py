@@ -2,14 +2,17 @@
 sequences they define write the same ``.seq`` under real pypulseq and traced."""
 from __future__ import annotations
 
+import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import pulseqzero
 
-from tests.conftest import load_example, seq_body
+from tests.conftest import free_port, load_example, seq_body
 
 PICTURES = ("images", "loss", "sequence", "kspace")
 
@@ -42,6 +45,40 @@ def test_tse_flip_opt_quick(tmp_path):
     assert_pictures(result["files"], ["flips"])
     assert result["energy"] < 1.0  # below the 180° train's RF energy
     assert result["losses"][-1] < result["losses"][0]
+
+
+def _distributed_rank(rank, port, folder):
+    """One of two processes running the example as torchrun starts it (its environment
+    variables), gloo on the CPU."""
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2",
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    example = load_example("distributed_optimize")
+    try:
+        result = example.main(Path(folder) / "out", quick=True)
+        torch.save({k: result[k] for k in ("losses", "rank", "ranks", "files")},
+                   Path(folder) / f"rank{rank}.pt")
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_distributed_optimize_quick_in_one_and_two_processes(tmp_path):
+    """Plain ``python``: one process. Under torchrun's variables: two gloo processes that
+    reach the same losses, and only rank 0 writes."""
+    single = load_example("distributed_optimize").main(tmp_path / "single", quick=True)
+    assert set(single["files"]) == {"images", "loss", "seq"}
+    assert single["ranks"] == 1 and single["losses"][-1] < single["losses"][0]
+    # fork: the children start with this process's imports (see tests/simulate/
+    # test_distributed.py)
+    torch.multiprocessing.start_processes(_distributed_rank, args=(free_port(), str(tmp_path)),
+                                          nprocs=2, start_method="fork")
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
+    for rank, got in enumerate(ranks):
+        assert (got["rank"], got["ranks"]) == (rank, 2)
+        assert np.allclose(got["losses"], single["losses"], rtol=1e-6, atol=0)
+    assert set(ranks[0]["files"]) == {"images", "loss", "seq"} and ranks[1]["files"] == {}
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "distributed_images.png", "distributed_loss.png", "distributed_optimised.seq"]
 
 
 def test_demo_in_small(tmp_path, capsys):

@@ -51,3 +51,15 @@ def release_freed_memory() -> None:
     if resident > _resident_after_trim[0] + TRIM_SLACK_BYTES:
         _TRIM(0)
         _resident_after_trim[0] = _resident_bytes()
+
+
+def trim_freed_memory() -> None:
+    """Give freed memory back to the system now (and count growth from here).
+
+    Between the chunks of a split simulation (``distributed.ChunkedSignal``): the
+    previous chunk's autograd graph was just freed, and glibc would otherwise keep much
+    of it (fragmented among what stays) while the next chunk's is built beside it.
+    """
+    if _TRIM is not None:
+        _TRIM(0)
+        _resident_after_trim[0] = _resident_bytes()

@@ -34,6 +34,7 @@ import warnings
 
 import torch
 
+from .distributed import execute_sharded, wants_split
 from .emission import emission
 from .memory import release_freed_memory, start_memory_watch
 from .plan import plan_of
@@ -51,13 +52,15 @@ _warned = set()
 def _warn_once(key: str, message: str) -> None:
     if key not in _warned:
         _warned.add(key)
-        warnings.warn(message, RuntimeWarning, stacklevel=3)
+        # the caller of execute_graph (through _execute): the line that asked for motion
+        warnings.warn(message, RuntimeWarning, stacklevel=4)
 
 
 def execute_graph(graph, seq, data, min_emitted_signal: float = 1e-2,
                   min_latent_signal: float = 1e-2, print_progress: bool = True,
                   return_mag_adc: bool = False, clear_state_mag: bool = True,
-                  initial_mag: torch.Tensor | None = None, *, intitial_mag=None):
+                  initial_mag: torch.Tensor | None = None, *, intitial_mag=None,
+                  voxel_chunks: int = 1, distributed: bool = True):
     """Simulate ``seq`` on ``data`` by executing the pre-pass ``graph``.
 
     A drop-in for ``MRzeroCore.execute_graph`` (1.2): the same arguments and
@@ -73,7 +76,18 @@ def execute_graph(graph, seq, data, min_emitted_signal: float = 1e-2,
     spelling ``intitial_mag``): complex (voxels,) start magnetisation instead of
     the relaxed state.
 
-    Returns the signal, complex (ADC samples, coils), or ``(signal, mag_adc)``.
+    Split by voxels (exact: the signal is a sum over voxels; ``docs/distributed.md``):
+    voxel_chunks: simulate the voxels in this many parts one after the other, with the
+    autograd memory of one part (backward simulates each part again: one more forward
+    pass); distributed: under an initialised ``torch.distributed`` process group, each
+    rank simulates its share of the voxels and every rank gets the whole signal and the
+    whole gradients (every rank must call this with the same sequence, graph and
+    phantom, and compute the same loss from the signal; only rank 0 shows the progress
+    bar); False: this process simulates every voxel.
+
+    Returns the signal, complex (ADC samples, coils), or ``(signal, mag_adc)``; split
+    across ranks, ``mag_adc`` covers this rank's voxels
+    (``pulseqzero.simulate.distributed.voxel_shard``).
 
     Phantom motion (``data.phantom_motion`` / ``data.voxel_motion``) is not
     supported here: then MRzeroCore's executor runs, with a warning (once).
@@ -82,6 +96,17 @@ def execute_graph(graph, seq, data, min_emitted_signal: float = 1e-2,
         if initial_mag is not None:
             raise TypeError("execute_graph: give initial_mag or intitial_mag, not both")
         initial_mag = intitial_mag
+    if wants_split(voxel_chunks, distributed):
+        return execute_sharded(_execute, graph, seq, data, min_emitted_signal,
+                               min_latent_signal, print_progress, return_mag_adc,
+                               clear_state_mag, initial_mag, voxel_chunks, distributed)
+    return _execute(graph, seq, data, min_emitted_signal, min_latent_signal, print_progress,
+                    return_mag_adc, clear_state_mag, initial_mag)
+
+
+def _execute(graph, seq, data, min_emitted_signal, min_latent_signal, print_progress,
+             return_mag_adc, clear_state_mag, initial_mag):
+    """:func:`execute_graph` on every voxel of ``data`` in this process."""
     if data.phantom_motion is not None or data.voxel_motion is not None:
         _warn_once("motion", "pulseqzero.execute_graph does not simulate phantom motion: "
                    "running MRzeroCore's executor instead")
