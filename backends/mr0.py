@@ -507,7 +507,7 @@ def _shape_integral(shape, env, device):
 def refuse_unlowered_fields(graph: SequenceGraph, env: list) -> None:
     """The PyPulseq 1.5 fields this lowering does not simulate yet must be absent or zero:
     ppm offsets of RF pulses and ADCs, and ADC phase modulation (a wrong simulation would be
-    silent). Soft delays need nothing: a soft-delay block lasts its default duration, as in
+    silent; an empty or all-zero modulation, as ``get_block`` / ``read`` give, is lowered). Soft delays need nothing: a soft-delay block lasts its default duration, as in
     the written file."""
     for i, block in enumerate(graph.blocks):
         for e in block.events:
@@ -515,8 +515,9 @@ def refuse_unlowered_fields(graph: SequenceGraph, env: list) -> None:
                 continue
             used = [f for f in ("freq_ppm", "phase_ppm")
                     if getattr(e, f) is not None and float(env[getattr(e, f)]) != 0]
-            if e.kind == "adc" and e.has_phase_modulation:
-                used.append("phase_modulation")
+            if e.kind == "adc" and e.has_phase_modulation and np.any(
+                    np.asarray(value_of_env(env, e.phase_modulation)) != 0):
+                used.append("phase_modulation")  # (empty or all zero: nothing to simulate)
             if used:
                 raise NotImplementedError(
                     f"{block.line}: block {i + 1}: the {e.kind.upper()} event's "
@@ -524,6 +525,14 @@ def refuse_unlowered_fields(graph: SequenceGraph, env: list) -> None:
                     "write the .seq file (graph.write) and simulate it with "
                     "MRzeroCore.Sequence.import_file, or give the offset in Hz (freq_offset, "
                     "phase_offset)")
+
+
+def value_of_env(env: list, node):
+    """A node's value as numpy (tensors detached)."""
+    value = env[node]
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    return value
 
 
 def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=None,

@@ -27,7 +27,7 @@ Every method of ``pypulseq.Sequence`` exists here, in three kinds:
 """
 from __future__ import annotations
 
-from ..version import API_NAME
+from ..version import API_15, API_NAME
 
 import warnings
 
@@ -143,13 +143,23 @@ class Sequence(BlockStore, Queries):
         new._registrations = list(self._registrations)
         return new
 
-    def check_timing(self):
-        """(ok, error_report): PyPulseq's timing checks on every block, from the graph.
+    if API_15:
+        def check_timing(self, print_errors: bool = False):
+            """(ok, error_report): PyPulseq 1.5's timing checks on every block, from the
+            graph; the report is a list of records (``block``, ``event``, ``field``,
+            ``error_type``, ``value``, ...), printed with ``print_errors``.
 
-        ``ok`` is traced where it depends on parameters (``if ok:`` records a guard); the
-        report is computed at the traced values and pins what it says when it is used.
-        Sets the definition ``TotalDuration`` (traced), as PyPulseq does."""
-        return _timing.check_timing(self)
+            ``ok`` is traced where it depends on parameters (``if ok:`` records a guard);
+            the report is computed at the traced values and pins what it says when used."""
+            return _timing.check_timing_15(self, print_errors)
+    else:
+        def check_timing(self):
+            """(ok, error_report): PyPulseq's timing checks on every block, from the graph.
+
+            ``ok`` is traced where it depends on parameters (``if ok:`` records a guard);
+            the report is computed at the traced values and pins what it says when it is
+            used. Sets the definition ``TotalDuration`` (traced), as PyPulseq 1.4.2 does."""
+            return _timing.check_timing(self)
 
     # ================================================================== through pypulseq
 
@@ -178,9 +188,12 @@ class Sequence(BlockStore, Queries):
         result = self._exported().calculate_gradient_spectrum(*args, **kwargs)
         return PinnedTuple(result, self._pin_everything)
 
-    def waveforms_export(self, time_range=(0, np.inf)) -> dict:
-        """PyPulseq's ``waveforms_export`` at the traced values; pins the sequence when used."""
-        return PinnedDict(self._exported().waveforms_export(time_range), self._pin_everything)
+    if not API_15:  # (1.5 has no waveforms_export)
+        def waveforms_export(self, time_range=(0, np.inf)) -> dict:
+            """PyPulseq's ``waveforms_export`` at the traced values; pins the sequence when
+            used."""
+            return PinnedDict(self._exported().waveforms_export(time_range),
+                              self._pin_everything)
 
     def _pin_everything(self) -> None:
         """Guard every traced value the blocks use (a result of the whole sequence)."""
