@@ -507,16 +507,21 @@ def _shape_integral(shape, env, device):
 def refuse_unlowered_fields(graph: SequenceGraph, env: list) -> None:
     """The PyPulseq 1.5 fields this lowering does not simulate yet must be absent or zero:
     ppm offsets of RF pulses and ADCs, and ADC phase modulation (a wrong simulation would be
-    silent; an empty or all-zero modulation, as ``get_block`` / ``read`` give, is lowered). Soft delays need nothing: a soft-delay block lasts its default duration, as in
-    the written file."""
+    silent; an empty or all-zero modulation, as ``get_block`` / ``read`` give, is lowered).
+    Soft delays need nothing: a soft-delay block lasts its default duration, as in the
+    written file."""
+    ppm_nodes = {getattr(e, f) for block in graph.blocks for e in block.events
+                 if e.kind in ("rf", "adc") for f in ("freq_ppm", "phase_ppm")} - {None}
+    if not ppm_nodes or not any_nonzero(env, ppm_nodes):
+        ppm_nodes = set()  # (checked at once: the lowering's op count stays flat)
     for i, block in enumerate(graph.blocks):
         for e in block.events:
             if e.kind not in ("rf", "adc"):
                 continue
             used = [f for f in ("freq_ppm", "phase_ppm")
-                    if getattr(e, f) is not None and float(env[getattr(e, f)]) != 0]
-            if e.kind == "adc" and e.has_phase_modulation and np.any(
-                    np.asarray(value_of_env(env, e.phase_modulation)) != 0):
+                    if getattr(e, f) in ppm_nodes and any_nonzero(env, [getattr(e, f)])]
+            if e.kind == "adc" and e.has_phase_modulation and any_nonzero(
+                    env, [e.phase_modulation]):
                 used.append("phase_modulation")  # (empty or all zero: nothing to simulate)
             if used:
                 raise NotImplementedError(
@@ -527,12 +532,14 @@ def refuse_unlowered_fields(graph: SequenceGraph, env: list) -> None:
                     "phase_offset)")
 
 
-def value_of_env(env: list, node):
-    """A node's value as numpy (tensors detached)."""
-    value = env[node]
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
-    return value
+def any_nonzero(env: list, nodes) -> bool:
+    """Is any value of these nodes non-zero? (tensors in one stack: a fixed op count)"""
+    values = [env[n] for n in nodes]
+    tensors = [v.detach().reshape(-1) for v in values if isinstance(v, torch.Tensor)]
+    others = [np.ravel(v) for v in values if not isinstance(v, torch.Tensor)]
+    if any(np.any(v != 0) for v in others):
+        return True
+    return bool(tensors) and bool(torch.cat(tensors).ne(0).any())
 
 
 def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=None,
