@@ -163,13 +163,15 @@ class Gradients:
     arbitrary gradient, samples at (k + 0.5)·raster) begins at the last amplitude
     of the gradient in the previous block on its channel (0 if there is none) and
     ends at its extrapolated ``last``; an extended trapezoid's samples span it already.
+    A file of the 1.5 format stores each gradient's ``first``: there it begins at it.
 
     Row c of the table holds channel c's points, events in block order and each
     event's points in time order, padded to a common length by repeating the last
     point; ``n[c]`` are its own points.
     """
 
-    def __init__(self, values, blocks):
+    def __init__(self, values, blocks, stored_first: bool = False):
+        self.stored_first = stored_first  # (the 1.5 API: begin at the gradient's first)
         events = [[(i, e) for i, b in enumerate(blocks) for e in b.events
                    if e.kind in ("trap", "grad") and e.channel == ch] for ch in "xyz"]
         traps = [(c, i, e) for c in range(3) for i, e in events[c] if e.kind == "trap"]
@@ -179,7 +181,7 @@ class Gradients:
                      for f in ("amplitude", "rise_time", "flat_time", "fall_time", "delay")}
         self.grad_block = np.array([i for _, i, _ in grads], dtype=np.int64)
         self.grad = {f: Field(values, [getattr(e, f) for _, _, e in grads])
-                     for f in ("delay", "shape_dur", "last")}
+                     for f in ("delay", "shape_dur", "first", "last")}
         # the gradient on the same channel in the block before each gradient (-1: none / a trapezoid)
         grad_at = {(c, i): k for k, (c, i, _) in enumerate(grads)}
         self.prev_grad = np.array([grad_at.get((c, i - 1), -1) for c, i, _ in grads], dtype=np.int64)
@@ -267,7 +269,11 @@ class Gradients:
                                  torch.where(on("is_end"), _take(dur, g), tt_s))
             # amplitudes at the start and end marks (pulseq-rs' reading, see the class doc)
             first_sample, last_sample = on("first_sample"), on("last_sample")
-            prev_last = torch.where(on("has_prev"), _take(last, on("prev_or_0")), torch.zeros_like(last))
+            if self.stored_first:
+                prev_last = self.grad["first"].gather(env, device)
+            else:
+                prev_last = torch.where(on("has_prev"), _take(last, on("prev_or_0")),
+                                        torch.zeros_like(last))
             begin = torch.where(_take(tt, first_sample) > 0, prev_last, _take(w, first_sample))
             end = torch.where(_take(tt, last_sample) < dur, last, _take(w, last_sample))
             amp = torch.where(on("is_first"), _take(begin, g),
@@ -344,7 +350,7 @@ class Layout:
         self.sample_k = (np.concatenate([np.arange(n) for n in counts]) if len(counts)
                          else np.zeros(0)).astype(np.float64)
 
-        self.gradients = Gradients(v, blocks)
+        self.gradients = Gradients(v, blocks, getattr(graph, "api", "1.4") != "1.4")
 
         labels = [(i, e) for i, b in enumerate(blocks) for e in b.events if e.kind == "label"]
         self.label_block = np.array([i for i, _ in labels], dtype=np.int64)
