@@ -20,7 +20,6 @@ from ..ir import events as ir
 from ..ir import shapes
 from ..ir.files import atomic_write
 from ..ir.graph import SequenceGraph
-from ..pp.version import API_15
 
 
 class ExportMismatch(RuntimeError):
@@ -219,7 +218,7 @@ def add_block(seq: pp.Sequence, events: list) -> None:
     """``seq.add_block(*events)``. A block duration given as a number (from ``get_block``, or
     ``set_block``) is one of the events: pypulseq 1.5's ``add_block`` refuses it from users,
     its ``set_block`` at the next free id is the same call without that check."""
-    if API_15 and any(isinstance(e, float) for e in events):
+    if installed_api() != "1.4" and any(isinstance(e, float) for e in events):
         seq.set_block(seq.next_free_block_ID, *events)
     else:
         seq.add_block(*events)
