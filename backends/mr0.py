@@ -163,13 +163,15 @@ class Gradients:
     arbitrary gradient, samples at (k + 0.5)·raster) begins at the last amplitude
     of the gradient in the previous block on its channel (0 if there is none) and
     ends at its extrapolated ``last``; an extended trapezoid's samples span it already.
+    A file of the 1.5 format stores each gradient's ``first``: there it begins at it.
 
     Row c of the table holds channel c's points, events in block order and each
     event's points in time order, padded to a common length by repeating the last
     point; ``n[c]`` are its own points.
     """
 
-    def __init__(self, values, blocks):
+    def __init__(self, values, blocks, stored_first: bool = False):
+        self.stored_first = stored_first  # (the 1.5 API: begin at the gradient's first)
         events = [[(i, e) for i, b in enumerate(blocks) for e in b.events
                    if e.kind in ("trap", "grad") and e.channel == ch] for ch in "xyz"]
         traps = [(c, i, e) for c in range(3) for i, e in events[c] if e.kind == "trap"]
@@ -179,7 +181,7 @@ class Gradients:
                      for f in ("amplitude", "rise_time", "flat_time", "fall_time", "delay")}
         self.grad_block = np.array([i for _, i, _ in grads], dtype=np.int64)
         self.grad = {f: Field(values, [getattr(e, f) for _, _, e in grads])
-                     for f in ("delay", "shape_dur", "last")}
+                     for f in ("delay", "shape_dur", "first", "last")}
         # the gradient on the same channel in the block before each gradient (-1: none / a trapezoid)
         grad_at = {(c, i): k for k, (c, i, _) in enumerate(grads)}
         self.prev_grad = np.array([grad_at.get((c, i - 1), -1) for c, i, _ in grads], dtype=np.int64)
@@ -267,7 +269,11 @@ class Gradients:
                                  torch.where(on("is_end"), _take(dur, g), tt_s))
             # amplitudes at the start and end marks (pulseq-rs' reading, see the class doc)
             first_sample, last_sample = on("first_sample"), on("last_sample")
-            prev_last = torch.where(on("has_prev"), _take(last, on("prev_or_0")), torch.zeros_like(last))
+            if self.stored_first:
+                prev_last = self.grad["first"].gather(env, device)
+            else:
+                prev_last = torch.where(on("has_prev"), _take(last, on("prev_or_0")),
+                                        torch.zeros_like(last))
             begin = torch.where(_take(tt, first_sample) > 0, prev_last, _take(w, first_sample))
             end = torch.where(_take(tt, last_sample) < dur, last, _take(w, last_sample))
             amp = torch.where(on("is_first"), _take(begin, g),
@@ -344,7 +350,7 @@ class Layout:
         self.sample_k = (np.concatenate([np.arange(n) for n in counts]) if len(counts)
                          else np.zeros(0)).astype(np.float64)
 
-        self.gradients = Gradients(v, blocks)
+        self.gradients = Gradients(v, blocks, getattr(graph, "api", "1.4") != "1.4")
 
         labels = [(i, e) for i, b in enumerate(blocks) for e in b.events if e.kind == "label"]
         self.label_block = np.array([i for i, _ in labels], dtype=np.int64)
@@ -507,16 +513,22 @@ def _shape_integral(shape, env, device):
 def refuse_unlowered_fields(graph: SequenceGraph, env: list) -> None:
     """The PyPulseq 1.5 fields this lowering does not simulate yet must be absent or zero:
     ppm offsets of RF pulses and ADCs, and ADC phase modulation (a wrong simulation would be
-    silent). Soft delays need nothing: a soft-delay block lasts its default duration, as in
-    the written file."""
+    silent; an empty or all-zero modulation, as ``get_block`` / ``read`` give, is lowered).
+    Soft delays need nothing: a soft-delay block lasts its default duration, as in the
+    written file."""
+    ppm_nodes = {getattr(e, f) for block in graph.blocks for e in block.events
+                 if e.kind in ("rf", "adc") for f in ("freq_ppm", "phase_ppm")} - {None}
+    if not ppm_nodes or not any_nonzero(env, ppm_nodes):
+        ppm_nodes = set()  # (checked at once: the lowering's op count stays flat)
     for i, block in enumerate(graph.blocks):
         for e in block.events:
             if e.kind not in ("rf", "adc"):
                 continue
             used = [f for f in ("freq_ppm", "phase_ppm")
-                    if getattr(e, f) is not None and float(env[getattr(e, f)]) != 0]
-            if e.kind == "adc" and e.has_phase_modulation:
-                used.append("phase_modulation")
+                    if getattr(e, f) in ppm_nodes and any_nonzero(env, [getattr(e, f)])]
+            if e.kind == "adc" and e.has_phase_modulation and any_nonzero(
+                    env, [e.phase_modulation]):
+                used.append("phase_modulation")  # (empty or all zero: nothing to simulate)
             if used:
                 raise NotImplementedError(
                     f"{block.line}: block {i + 1}: the {e.kind.upper()} event's "
@@ -524,6 +536,16 @@ def refuse_unlowered_fields(graph: SequenceGraph, env: list) -> None:
                     "write the .seq file (graph.write) and simulate it with "
                     "MRzeroCore.Sequence.import_file, or give the offset in Hz (freq_offset, "
                     "phase_offset)")
+
+
+def any_nonzero(env: list, nodes) -> bool:
+    """Is any value of these nodes non-zero? (tensors in one stack: a fixed op count)"""
+    values = [env[n] for n in nodes]
+    tensors = [v.detach().reshape(-1) for v in values if isinstance(v, torch.Tensor)]
+    others = [np.ravel(v) for v in values if not isinstance(v, torch.Tensor)]
+    if any(np.any(v != 0) for v in others):
+        return True
+    return bool(tensors) and bool(torch.cat(tensors).ne(0).any())
 
 
 def lower(graph: SequenceGraph, env: list, layout: Layout | None = None, device=None,

@@ -206,12 +206,22 @@ def to_pypulseq(graph: SequenceGraph, env: list) -> pp.Sequence:
         for i, block in enumerate(graph.blocks):
             for event in registrations.get(i, ()):
                 register(seq, replay.event(event))
-            seq.add_block(*[replay.event(e) for e in block.events])
+            add_block(seq, [replay.event(e) for e in block.events])
         for event in registrations.get(len(graph.blocks), ()):
             register(seq, replay.event(event))
         for key, arg in graph.definitions:
             seq.set_definition(key, replay.arg(arg))
     return seq
+
+
+def add_block(seq: pp.Sequence, events: list) -> None:
+    """``seq.add_block(*events)``. A block duration given as a number (from ``get_block``, or
+    ``set_block``) is one of the events: pypulseq 1.5's ``add_block`` refuses it from users,
+    its ``set_block`` at the next free id is the same call without that check."""
+    if installed_api() != "1.4" and any(isinstance(e, float) for e in events):
+        seq.set_block(seq.next_free_block_ID, *events)
+    else:
+        seq.add_block(*events)
 
 
 def register(seq: pp.Sequence, event) -> None:

@@ -64,7 +64,8 @@ def _event_key(e) -> str:
     if e.kind == "trap":
         return f"g{e.channel}:trap"
     if e.kind == "rf":
-        return f"rf:{e.shape.kind}" + (f"({e.use})" if e.use else "")
+        # (no use given: "" in the 1.4 API, "undefined" in 1.5's)
+        return f"rf:{e.shape.kind}" + (f"({e.use})" if e.use not in ("", "undefined") else "")
     if e.kind == "adc":
         return f"adc:{e.num_samples}"
     if e.kind == "delay" and e.origin is None:

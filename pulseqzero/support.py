@@ -1,7 +1,10 @@
-"""How pulseqzero supports each public name of PyPulseq 1.4.2 (the support matrix).
+"""How pulseqzero supports each public name of PyPulseq 1.4.2 and 1.5 (the support matrix).
 
-``SUPPORT`` maps every public name -- top-level functions and classes, and the
-methods of ``Sequence`` and ``Opts`` as ``"Sequence.plot"`` -- to ``(status, note)``.
+``SUPPORT`` maps every public name of either version -- top-level functions and
+classes, and the methods of ``Sequence`` and ``Opts`` as ``"Sequence.plot"`` -- to
+``(status, note)``; ``SUPPORT_15`` holds what differs under the 1.5 API. Which names
+each version has is recorded in ``tools/pypulseq_names/<version>.txt`` (walked in the
+installed pypulseq: ``python tools/api_support.py --names`` under each version).
 ``docs/api-support.md`` is generated from it (``python tools/api_support.py``);
 ``tests/api/test_api_support.py`` fails when pypulseq has a public name missing
 here, when a supported name is missing from ``pulseqzero.pp``, or when the
@@ -137,4 +140,42 @@ SUPPORT = {
     "Sequence.waveforms_export": (PYPULSEQ, "the result pins the sequence when used"),
     "Sequence.write": (DISABLED, "writes nothing while recording (says so once): write the "
                                  "traced graph with graph.write(path)"),
+    # -- PyPulseq 1.5 only
+    "calc_adc_segments": (EXACT, "the segment count and length: discrete (guarded)"),
+    "disable_trace": (PYPULSEQ, "switches pypulseq's record of where events were made (the "
+                                "export keeps it); pulseqzero names script lines itself"),
+    "enable_trace": (PYPULSEQ, "switches pypulseq's record of where events were made (the "
+                               "export keeps it); pulseqzero names script lines itself"),
+    "make_soft_delay": (DISABLED, "soft delays are not recorded yet: NotImplementedError "
+                                  "naming make_delay of a traced duration"),
+    "Sequence.apply_soft_delay": (DISABLED, "NotImplementedError: give the durations as "
+                                            "parameters, or apply them to graph.to_pypulseq()"),
+    "Sequence.find_block_by_time": (PYPULSEQ, "pins the sequence and the time (a block index)"),
+    "Sequence.get_raw_block_content_IDs": (DISABLED, "library ids are not kept: "
+                                                     "NotImplementedError naming get_block"),
+    "Sequence.install": (PYPULSEQ, "installs the export at the traced values; pins the "
+                                   "sequence"),
+    "Sequence.paper_plot": (PYPULSEQ, "display only"),
+    "Sequence.register_soft_delay_event": (DISABLED, "soft delays are not recorded yet: "
+                                                     "NotImplementedError"),
 }
+
+#: what differs under the PyPulseq 1.5 API (names of both versions)
+SUPPORT_15 = {
+    "calc_SAR": (EXACT, "raises RuntimeError as pypulseq 1.5 does (its SAR computation was "
+                        "removed: PySar4seq)"),
+    "Sequence.add_block": (DIFFERENTIABLE, "as under 1.4.2; a raw float duration is refused as "
+                                           "pypulseq 1.5 refuses it (make_delay)"),
+    "Sequence.check_timing": (DIFFERENTIABLE, "from the graph: ok is a traced truth value "
+                                              "(`if ok:` records a guard), the error records "
+                                              "are pinned when used; print_errors"),
+    "Sequence.mod_grad_axis": (DIFFERENTIABLE, "scales the gradients added so far, as 1.5 "
+                                               "scales its library"),
+}
+
+
+def support(name: str, api: str) -> tuple:
+    """(status, note) of a public name under the API version ``api`` ("1.4" or "1.5")."""
+    if api != "1.4" and name in SUPPORT_15:
+        return SUPPORT_15[name]
+    return SUPPORT[name]

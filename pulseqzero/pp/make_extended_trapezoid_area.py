@@ -18,7 +18,6 @@ from ..tracer import Tracer, stack, value_of
 from .events import recorded
 from .make_extended_trapezoid import make_extended_trapezoid
 from .opts import Opts, as_opts
-from .points_to_waveform import guard_equal
 from .helpers import eps
 from .version import API_15
 
@@ -34,15 +33,17 @@ def _cumsum(*steps):
     return tuple(out)
 
 
-def _guard_argmin(values, valid, k) -> None:
-    """Guard that ``k`` stays the first index of the smallest ``values`` among ``valid``."""
-    if not isinstance(values, Tracer):
+def _guard_chosen(values, valid, k) -> None:
+    """Guard what the choice depends on, no more: timing ``k`` stays valid and the first of
+    the smallest ``values`` among the valid ones (another timing turning valid or invalid
+    without beating it changes nothing)."""
+    if not isinstance(values, Tracer) and not isinstance(valid, Tracer):
         return
-    index = np.arange(len(valid))
-    before, after = valid & (index < k), valid & (index > k)
+    index = np.arange(len(np.asarray(value_of(valid))))
     best = values[k]
-    bool(np.all(np.logical_and(np.where(before, values > best, True),
-                               np.where(after, values >= best, True))))
+    beaten = np.where(index < k, values > best, values >= best)
+    beaten = np.where(index == k, True, beaten)
+    bool(np.all(np.logical_and(valid[k], np.logical_or(np.logical_not(valid), beaten))))
 
 
 def extended_trapezoid_area(area, channel, grad_start, grad_end, system=None,
@@ -126,15 +127,16 @@ def extended_trapezoid_area(area, channel, grad_start, grad_end, system=None,
                                               slew_rate1 <= max_slew + 1e-8),
                                slew_rate2 <= max_slew + 1e-8)
         observed = np.asarray(value_of(valid), dtype=bool)
-        guard_equal(valid, observed)  # which timings are valid is a decision
         solutions = np.flatnonzero(observed)
         if solutions.shape[0] == 0:
+            if isinstance(valid, Tracer):
+                bool(np.any(valid))  # guard: no timing of this duration is valid
             return None
 
         # the solution with the lowest slew rate (the first one of them)
         slew = slew_rate1 + slew_rate2
         ind = solutions[np.argmin(np.asarray(value_of(slew))[observed])]
-        _guard_argmin(slew, observed, ind)
+        _guard_chosen(slew, valid, ind)
         return (int(time_ramp_up[ind]), int(flat_time[ind]), int(time_ramp_down[ind]),
                 grad_amp[ind])
 

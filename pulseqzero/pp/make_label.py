@@ -1,6 +1,8 @@
 """``make_label``: a ``labelset`` / ``labelinc`` event (PyPulseq 1.4.2 or 1.5)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..tracer import Tracer
@@ -19,12 +21,20 @@ def _is_label_value(value) -> bool:
     return isinstance(value, (bool, float, int))
 
 
+def _as_int(value):
+    """``int(value)``: a traced value stays traced (a bool or int is its own integer value;
+    a float is truncated toward zero, which refuses NaN / infinity as ``int`` does)."""
+    if isinstance(value, Tracer):
+        return value if value.kind in ("b", "i") else math.trunc(value)
+    return int(value)
+
+
 @recorded()
 def make_label(label: str, type: str, value) -> Event:  # noqa: A002 (pypulseq's name)
     """Set (``type="SET"``) or increment (``"INC"``) the label ``label`` by ``value``.
 
-    The 1.5 API stores ``int(value)`` (a traced value is pinned, guarded) and refuses to
-    increment a flag (``NAV`` ... ``ONCE``).
+    The 1.5 API stores ``int(value)`` (traced: a bool or int stays as it is, a float is
+    truncated; no guard) and refuses to increment a flag (``NAV`` ... ``ONCE``).
     """
     supported = get_supported_labels()
     if label not in supported:
@@ -42,5 +52,5 @@ def make_label(label: str, type: str, value) -> Event:  # noqa: A002 (pypulseq's
         if type == "INC" and label in flags:
             raise ValueError("As per Pulseq specification, labelinc is not compatible with "
                              f"flags: {flags}.")
-        value = int(value)
+        value = _as_int(value)
     return Event(type="labelset" if type == "SET" else "labelinc", label=label, value=value)

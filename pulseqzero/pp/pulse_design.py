@@ -14,8 +14,10 @@ from types import SimpleNamespace
 from ..tracer import Tracer
 from .events import Event, recorded, set_hidden
 from .opts import Opts, as_opts
+from .version import API_15
 
-__all__ = ["make_adiabatic_pulse", "sigpy_n_seq", "make_slr", "make_sms"]
+# pypulseq 1.5 exports no sigpy_n_seq / make_slr / make_sms (nor does pulseqzero.pp then)
+__all__ = ["make_adiabatic_pulse"] + ([] if API_15 else ["sigpy_n_seq", "make_slr", "make_sms"])
 
 
 def _pypulseq():

@@ -4,6 +4,7 @@ import pypulseq
 import pytest
 
 import pulseqzero.pp as zpp
+from pulseqzero.pp.version import API_15
 from pulseqzero.tracer import TraceContext, value_of
 
 
@@ -18,7 +19,8 @@ def build(pp, te=5e-3):
     seq.add_block(pp.make_delay(te))
     gx = pp.make_trapezoid("x", flat_area=64 / 0.2, flat_time=3e-3, system=system)
     seq.add_block(gx, pp.make_adc(64, duration=gx.flat_time, delay=gx.rise_time, system=system))
-    seq.add_block(gzr, 7.3e-3)
+    # a block duration as a number: 1.5's add_block refuses it (test below), make_delay it is
+    seq.add_block(gzr, pp.make_delay(7.3e-3) if API_15 else 7.3e-3)
     seq.set_definition("FOV", [0.2, 0.2, 3e-3])
     seq.set_definition("Name", "test")
     return seq
@@ -36,6 +38,31 @@ def test_duration_and_definitions_match_pypulseq():
         assert [value_of(d) for d in ours.block_durations.values()] == list(ref.block_durations.values())
         assert ours.get_definition("Name") == ref.get_definition("Name") == "test"
         assert ours.get_definition("Nope") == ref.get_definition("Nope") == ""
+
+
+def test_a_raw_float_block_duration_is_what_pypulseq_makes_of_it():
+    """1.4.2 takes a number in add_block as the block's duration; 1.5 refuses it (a traced
+    value too), naming make_delay and the script line; ``set_block`` takes it in both."""
+    ref = pypulseq.Sequence()
+    with TraceContext("seq") as ctx:
+        ours = zpp.Sequence()
+        d = ctx.new_param("d", 2e-3)
+        if API_15:
+            with pytest.raises(ValueError, match=r"make_delay\(0.002\)"):
+                ref.add_block(2e-3)
+            for value in (2e-3, d):
+                with pytest.raises(ValueError, match=r"Raw float.*make_delay\(0.002\) for "
+                                                     r"delays.*test_sequence.py:\d+"):
+                    ours.add_block(value)
+            ref.add_block(pypulseq.make_delay(2e-3))
+            ours.add_block(zpp.make_delay(d))
+        else:
+            ref.add_block(2e-3)
+            ours.add_block(d)
+        ref.set_block(2, 1e-3)
+        ours.set_block(2, d / 2)
+        assert [value_of(x) for x in ours.block_durations.values()] == \
+            list(ref.block_durations.values()) == [2e-3, 1e-3]
 
 
 def test_two_rf_events_in_a_block_are_refused_like_pypulseq():

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 import pulseqzero
+from pulseqzero.graph import GuardError
+from pulseqzero.pp.version import API_15
 from tests.backends.test_mr0_lowering import assert_same_repetitions, imported
 from tests.backends.test_pypulseq_export import write_with_pypulseq
 
@@ -87,10 +89,30 @@ def test_seq_is_byte_identical(tmp_path, grad_only_blocks):
 
 
 def test_export_at_new_values_equals_pypulseq_at_those_values(graph, tmp_path):
-    new = dict(fa=0.7, area=-301.0, te_fill=3e-3, pulse=PULSE * np.linspace(1, 2, 200))
+    # a new pulse shape with the same peak samples: 1.5 stores the pulse's centre (its peak,
+    # calc_rf_center), a discrete choice the graph guards (next test)
+    new = dict(fa=0.7, area=-301.0, te_fill=3e-3,
+               pulse=PULSE * (2 - np.linspace(-1, 1, 200) ** 2))
     graph.write(tmp_path / "new.seq", **new)
     expected = write_with_pypulseq(more_events, tmp_path / "ref.seq", **new)
     assert (tmp_path / "new.seq").read_bytes() == expected
+
+
+def test_a_pulse_whose_peak_moves_breaks_a_guard_under_1_5(graph, tmp_path):
+    """1.5's make_arbitrary_rf stores the peak time as the pulse's centre: another peak is
+    another file (pypulseq at those values writes another RF centre), so the graph refuses
+    it; 1.4.2 stores no centre and re-executes."""
+    new = dict(ARGS, pulse=PULSE * np.linspace(1, 2, 200))
+    if API_15:
+        import inspect
+        lines, first = inspect.getsourcelines(more_events)
+        line = first + next(i for i, text in enumerate(lines) if "make_arbitrary_rf" in text)
+        with pytest.raises(GuardError, match=rf"test_export_more_events.py:{line}: condition"):
+            graph.write(tmp_path / "new.seq", **new)
+    else:
+        graph.write(tmp_path / "new.seq", **new)
+        assert (tmp_path / "new.seq").read_bytes() == write_with_pypulseq(
+            more_events, tmp_path / "ref.seq", **new)
 
 
 def test_to_mr0_builds(graph):

@@ -20,7 +20,7 @@ from hypothesis import given, settings, strategies as st
 
 import pulseqzero.pp as zpp
 from pulseqzero.pp.version import API_15
-from pulseqzero.tracer import TraceContext, Tracer
+from pulseqzero.tracer import TraceContext, Tracer, value_of
 
 from . import strategies_more as M
 from .helpers import concrete, run_reference
@@ -181,13 +181,17 @@ def test_label_values_may_be_traced_truths_and_counts():
     """``make_label(..., gx.amplitude < 0)`` and an int-valued traced count are accepted."""
     with TraceContext("labels") as ctx:
         amplitude = ctx.new_param("amplitude", -3.0)
+        twice = round(amplitude * 2)
+        guards = len(ctx.guards)
         flag = zpp.make_label("REV", "SET", amplitude < 0)
-        count = zpp.make_label("LIN", "INC", round(amplitude * 2))
-        if API_15:  # 1.5 stores int(value): the traced value is pinned by an int guard
-            assert type(flag.value) is int and type(count.value) is int
-            assert {g.kind for g in ctx.guards[-2:]} <= {"bool", "int"}
-        else:
-            assert flag.value.kind == "b" and count.value.kind == "i"
+        count = zpp.make_label("LIN", "INC", twice)
+        # (1.5 stores int(value): of a traced bool or int that is itself, still traced)
+        assert flag.value.kind == "b" and count.value.kind == "i"
+        assert len(ctx.guards) == guards  # no guard: the label follows the parameter
+        if API_15:  # a traced float is truncated, as int(-1.5) == -1
+            truncated = zpp.make_label("LIN", "SET", amplitude * 0.5)
+            assert truncated.value.kind == "i" and int(value_of(truncated.value)) == -1
+            assert pypulseq.make_label("LIN", "SET", -1.5).value == -1
         assert_same_result(flag, pypulseq.make_label("REV", "SET", -3.0 < 0), "bool")
         assert_same_result(count, pypulseq.make_label("LIN", "INC", round(-6.0)), "int")
         with pytest.raises(ValueError, match="valid numerical or logical value"):

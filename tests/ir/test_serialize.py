@@ -13,6 +13,7 @@ import pulseqzero
 from pulseqzero.ir import serialize
 from pulseqzero.ir.serialize import GraphFileError
 from pulseqzero.ir.values import Builder
+from pulseqzero.pp.version import API_15
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
 from tse import tse  # noqa: E402
@@ -244,7 +245,10 @@ def registered(TE):
     adc = pp.make_adc(4, dwell=1e-5)
     rf.id, _ = seq.register_rf_event(rf)
     seq.add_block(pp.make_delay(TE))
-    adc.id = seq.register_adc_event(adc)
+    if API_15:  # 1.5 returns (id, phase shape id)
+        adc.id, _ = seq.register_adc_event(adc)
+    else:
+        adc.id = seq.register_adc_event(adc)
     seq.add_block(rf)
     seq.add_block(adc)
     return seq

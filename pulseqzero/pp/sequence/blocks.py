@@ -26,7 +26,7 @@ from ..helpers import eps
 from ..rf_use import get_supported_labels
 from ..version import API_15
 
-EPS = np.finfo(np.float64).eps  # pypulseq.eps
+EPS = eps  # pypulseq.eps (1.4.2: machine epsilon; 1.5: 1e-9), as its Sequence modules use it
 GRAD_COLUMNS = ("gx", "gy", "gz")
 _HANDLE_ATTRS = ("id", "shape_IDs")  # set from register_*_event; not part of the event
 
@@ -52,7 +52,13 @@ class BlockStore:
     # ================================================================== building
 
     def add_block(self, *args) -> None:
-        """Append a block of events (and / or a block duration in s)."""
+        """Append a block of events (and / or a block duration in s; 1.5 API: events only)."""
+        if API_15:
+            for arg in args:
+                if isinstance(value_of(arg) if isinstance(arg, Tracer) else arg, float):
+                    raise with_line(ValueError(
+                        "Raw float values are not allowed in add_block(). Use "
+                        f"pp.make_delay({value_of(arg)}) for delays."), user_line())
         self._set_block(self.next_free_block_ID, args)
         self.next_free_block_ID += 1
 
@@ -323,8 +329,13 @@ class BlockStore:
         entry = self._table[int(block_index)]
         block = SimpleNamespace(block_duration=entry.duration, rf=None, gx=None, gy=None,
                                 gz=None, adc=None, label=None)
+        if API_15:
+            block.soft_delay = None
         for column, event in entry.events.items():
             setattr(block, column, _copy.copy(event))
+        if API_15 and block.adc is not None and block.adc.phase_modulation is None:
+            # 1.5 rebuilds the ADC from its library: no phase shape is an empty array
+            block.adc.phase_modulation = np.array([], dtype=float)
         if entry.labels:
             block.label = {i: _copy.copy(e) for i, e in enumerate(entry.labels)}
         if entry.triggers:

@@ -14,6 +14,7 @@ import numpy as np
 from ..events import Event
 from ..opts import to_system
 from ..rf_use import get_supported_labels
+from ..version import API_15
 
 
 def read(seq, file_path, detect_rf_use: bool = False, remove_duplicates: bool = True) -> None:
@@ -49,8 +50,9 @@ def read(seq, file_path, detect_rf_use: bool = False, remove_duplicates: bool = 
 
 def _library_events(real) -> list:
     """The events of the libraries of a sequence pypulseq read, in the order pypulseq
-    numbered them: each library by id; RF pulses and shaped gradients interleaved as
-    their shapes were numbered (traps, ADCs and labels number nothing else)."""
+    numbered them: each library by id; RF pulses, shaped gradients (and 1.5's ADCs with a
+    phase modulation) interleaved as their shapes were numbered (traps, other ADCs and
+    labels number nothing else)."""
     seen = {0}
 
     def event(row):  # pypulseq rebuilds an event from a block table row: borrow that
@@ -65,24 +67,32 @@ def _library_events(real) -> list:
         return block
 
     def new_shapes(shape_ids) -> list:
-        return [i for i in shape_ids if i not in seen]
+        return [int(i) for i in shape_ids if i not in seen]
 
-    rf_ids, grad_ids = sorted(real.rf_library.data), sorted(real.grad_library.data)
+    # the library columns holding shape ids (1.5: shaped gradients store first / last
+    # before their shapes; an ADC may have a phase modulation shape)
+    grad_shapes = slice(3, 5) if API_15 else slice(1, 3)
+    queues = {  # library -> (ids in order, the shape ids of one, the block row of one)
+        "grad": (sorted(real.grad_library.data),
+                 lambda i: (real.grad_library.data[i][grad_shapes]
+                            if real.grad_library.type[i] == "g" else ()),
+                 lambda i: [0, 0, i, 0, 0, 0, 0]),
+        "rf": (sorted(real.rf_library.data), lambda i: real.rf_library.data[i][1:4],
+               lambda i: [0, i, 0, 0, 0, 0, 0]),
+        "adc": (sorted(real.adc_library.data),
+                lambda i: real.adc_library.data[i][7:8] if API_15 else (),
+                lambda i: [0, 0, 0, 0, 0, i, 0]),
+    }
     ordered = []
-    while rf_ids or grad_ids:
-        g = r = None  # the shapes the next gradient / RF pulse would number
-        if grad_ids:
-            shaped = real.grad_library.type[grad_ids[0]] == "g"
-            g = new_shapes(real.grad_library.data[grad_ids[0]][1:3]) if shaped else []
-        if rf_ids:
-            r = new_shapes(real.rf_library.data[rf_ids[0]][1:4])
-        if r is None or g == [] or (g and r and min(g) < min(r)):
-            ordered.append(event([0, 0, grad_ids.pop(0), 0, 0, 0, 0]).gx)
-            seen.update(g)
-        else:
-            ordered.append(event([0, rf_ids.pop(0), 0, 0, 0, 0, 0]).rf)
-            seen.update(r)
-    ordered += [event([0, 0, 0, 0, 0, key, 0]).adc for key in sorted(real.adc_library.data)]
+    while any(q[0] for q in queues.values()):
+        # the next event of each library, and the shapes registering it would number: one
+        # numbering none goes first, else the one numbering the lowest shape id
+        heads = {k: new_shapes(shapes(ids[0])) for k, (ids, shapes, _) in queues.items() if ids}
+        kind = min(heads, key=lambda k: (bool(heads[k]), min(heads[k], default=0)))
+        ids, _, row = queues[kind]
+        block = event(row(ids.pop(0)))
+        ordered.append({"grad": block.gx, "rf": block.rf, "adc": block.adc}[kind])
+        seen.update(heads[kind])
     labels = get_supported_labels()
     for kind, library in (("labelset", real.label_set_library),
                           ("labelinc", real.label_inc_library)):

@@ -27,7 +27,7 @@ Every method of ``pypulseq.Sequence`` exists here, in three kinds:
 """
 from __future__ import annotations
 
-from ..version import API_NAME
+from ..version import API_15, API_NAME
 
 import warnings
 
@@ -143,13 +143,23 @@ class Sequence(BlockStore, Queries):
         new._registrations = list(self._registrations)
         return new
 
-    def check_timing(self):
-        """(ok, error_report): PyPulseq's timing checks on every block, from the graph.
+    if API_15:
+        def check_timing(self, print_errors: bool = False):
+            """(ok, error_report): PyPulseq 1.5's timing checks on every block, from the
+            graph; the report is a list of records (``block``, ``event``, ``field``,
+            ``error_type``, ``value``, ...), printed with ``print_errors``.
 
-        ``ok`` is traced where it depends on parameters (``if ok:`` records a guard); the
-        report is computed at the traced values and pins what it says when it is used.
-        Sets the definition ``TotalDuration`` (traced), as PyPulseq does."""
-        return _timing.check_timing(self)
+            ``ok`` is traced where it depends on parameters (``if ok:`` records a guard);
+            the report is computed at the traced values and pins what it says when used."""
+            return _timing.check_timing_15(self, print_errors)
+    else:
+        def check_timing(self):
+            """(ok, error_report): PyPulseq's timing checks on every block, from the graph.
+
+            ``ok`` is traced where it depends on parameters (``if ok:`` records a guard);
+            the report is computed at the traced values and pins what it says when it is
+            used. Sets the definition ``TotalDuration`` (traced), as PyPulseq 1.4.2 does."""
+            return _timing.check_timing(self)
 
     # ================================================================== through pypulseq
 
@@ -178,9 +188,50 @@ class Sequence(BlockStore, Queries):
         result = self._exported().calculate_gradient_spectrum(*args, **kwargs)
         return PinnedTuple(result, self._pin_everything)
 
-    def waveforms_export(self, time_range=(0, np.inf)) -> dict:
-        """PyPulseq's ``waveforms_export`` at the traced values; pins the sequence when used."""
-        return PinnedDict(self._exported().waveforms_export(time_range), self._pin_everything)
+    if not API_15:  # (1.5 has no waveforms_export)
+        def waveforms_export(self, time_range=(0, np.inf)) -> dict:
+            """PyPulseq's ``waveforms_export`` at the traced values; pins the sequence when
+            used."""
+            return PinnedDict(self._exported().waveforms_export(time_range),
+                              self._pin_everything)
+
+    if API_15:
+        def paper_plot(self, *args, **kwargs):
+            """PyPulseq 1.5's paper-style plot of the sequence at the traced values (display
+            only)."""
+            return self._exported().paper_plot(*args, **kwargs)
+
+        def install(self, *args, **kwargs):
+            """PyPulseq 1.5's ``install`` (to a scanner) of the sequence exported at the traced
+            values; pins the sequence (what was installed is these values)."""
+            self._pin_everything()
+            return self._exported().install(*args, **kwargs)
+
+        def find_block_by_time(self, t):
+            """PyPulseq 1.5's index of the block containing time ``t`` (s), at the traced
+            values; pins the sequence and ``t`` (a block index is a discrete result)."""
+            self._pin_everything()
+            pin([t])
+            return self._exported().find_block_by_time(float(_tr.value_of(t)))
+
+        def get_raw_block_content_IDs(self, *args, **kwargs):
+            raise NotImplementedError(
+                "get_raw_block_content_IDs reads pypulseq's event library, which the recording "
+                "does not keep: use seq.get_block(i), or export the traced graph "
+                "(graph.to_pypulseq().get_raw_block_content_IDs(i))")
+
+        def register_soft_delay_event(self, *args, **kwargs):
+            raise NotImplementedError(
+                f"register_soft_delay_event: soft delays are not supported while tracing yet "
+                f"[{user_line()}]: use make_delay(default_duration) in the traced script, or "
+                "run the script under plain pypulseq (pulseqzero.as_pypulseq)")
+
+        def apply_soft_delay(self, *args, **kwargs):
+            raise NotImplementedError(
+                f"apply_soft_delay: soft delays are not supported while tracing yet "
+                f"[{user_line()}]: give the durations as parameters of the traced script "
+                "(make_delay of a traced value), or apply them to the exported sequence "
+                "(graph.to_pypulseq().apply_soft_delay(...))")
 
     def _pin_everything(self) -> None:
         """Guard every traced value the blocks use (a result of the whole sequence)."""

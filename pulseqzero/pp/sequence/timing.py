@@ -14,7 +14,7 @@ from types import SimpleNamespace
 from ... import tmath as tm
 from ...tracer import Tracer, value_of
 from .blocks import EPS, GRAD_COLUMNS, Entry, is_regular
-from .pinned import PinnedList
+from .pinned import PinnedList, pin
 
 
 def check_timing(seq):
@@ -240,3 +240,125 @@ def _or(a, b):
 
 def _not(a):
     return ~a if isinstance(a, Tracer) else not a
+
+
+# ====================================================================== the 1.5 API
+
+
+def check_timing_15(seq, print_errors: bool = False):
+    """PyPulseq 1.5's ``seq.check_timing(print_errors)``: ``(ok, error_report)`` with one
+    ``SimpleNamespace`` per error (``block``, ``event``, ``field``, ``error_type``,
+    ``value``, ...), checked on the values pypulseq's library holds; no ``TotalDuration``.
+
+    ``ok`` is traced where a check depends on parameters; the report is computed at the
+    traced values and pins its flags and numbers when it is used."""
+    memo: dict = {}
+    checks = []  # (block id, [(failed flag, builder(block id, value) -> namespace)])
+    for block_id, entry in seq._table.items():
+        key = (entry.block.duration,) + tuple(
+            ("delay", e.delay) if e.origin is None and e.kind == "delay" else id(e)
+            for e in entry.block.events)
+        hit = memo.get(key)
+        if hit is None:
+            hit = memo[key] = _block_checks_15(seq, entry)
+        checks.append((block_id, hit))
+    ok = True
+    for _, block_checks in checks:
+        for failed, _ in block_checks:
+            ok = _and(ok, _not(failed))
+
+    def report(traced: bool) -> list:
+        truth = bool if traced else (lambda x: bool(value_of(x)))
+        value = (lambda x: x) if traced else value_of
+        out = []
+        for block_id, block_checks in checks:
+            for failed, build in block_checks:
+                if truth(failed):
+                    out.append(build(block_id, value))
+        if traced:
+            pin([list(vars(e).values()) for e in out])
+        return out
+
+    errors = report(traced=False)
+    traced = any(isinstance(f, Tracer) or _builds_traced(b) for _, c in checks for f, b in c)
+    if traced:
+        def keep():  # the report says what it says at the traced values: keep them
+            if isinstance(ok, Tracer) and bool(ok):
+                return  # (ok -> no report)
+            report(traced=True)
+        errors = PinnedList(errors, keep)
+    if print_errors and errors:
+        from pypulseq.check_timing import print_error_report
+        print_error_report(SimpleNamespace(block_trace={}), list(errors))
+    return ok, errors
+
+
+def _builds_traced(build) -> bool:
+    return getattr(build, "traced", False)
+
+
+def _block_checks_15(seq, entry: Entry) -> list:
+    """The checks of one block: (failed flag, builder of its error record)."""
+    system = seq.system
+    stored = entry.duration
+    views = _library_views(seq, entry)
+    duration = stored  # calc_duration: the block duration first, then each event
+    for v in views:
+        duration = tm.maximum(duration, _view_duration(v))
+    checks = []
+
+    def add(failed, event, field, **values):
+        """An error record in pypulseq's field order; ``raster`` / ``error_type`` are names."""
+        def build(block_id, value):
+            fields = {k: v if k in ("error_type", "raster") else value(v)
+                      for k, v in values.items()}
+            return SimpleNamespace(block=block_id, event=event, field=field, **fields)
+        build.traced = any(isinstance(v, Tracer) for v in values.values())
+        checks.append((failed, build))
+
+    def div_check(a, b, event, field, raster):
+        c = a / b
+        c_rounded = round(c)
+        add(_not(abs(c - c_rounded) < 1e-6), event, field, value=a,
+            value_rounded=c_rounded * b, error=a - c_rounded * b, raster=raster,
+            error_type="RASTER")
+
+    div_check(duration, system.block_duration_raster, "block", "duration",
+              "block_duration_raster")
+    mismatch = abs(duration - stored) > EPS
+    add(mismatch, "block", "duration", error_type="BLOCK_DURATION_MISMATCH",
+        value=duration, duration=stored)
+    duration = tm.where(mismatch, stored, duration)
+    columns = [v for v in views if v.type in ("rf", "trap", "grad", "adc")]
+    names = [c for c in ("rf", "gx", "gy", "gz", "adc") if c in entry.events]
+    for name, e in zip(names, columns):
+        if e.type in ("rf", "adc"):
+            raster, raster_str = system.rf_raster_time, "rf_raster_time"
+        else:
+            raster, raster_str = system.grad_raster_time, "grad_raster_time"
+        add(e.delay < -EPS, name, "delay", error_type="NEGATIVE_DELAY", value=e.delay)
+        div_check(e.delay, raster, name, "delay", raster_str)
+        if e.type == "adc":
+            div_check(e.dwell, system.adc_raster_time, name, "dwell", "adc_raster_time")
+        if e.type == "trap":
+            for field in ("rise_time", "flat_time", "fall_time"):
+                div_check(getattr(e, field), system.grad_raster_time, name, field,
+                          "grad_raster_time")
+    if "rf" in entry.events:
+        rf = views[0]
+        add(rf.delay - rf.dead_time < -EPS, "rf", "delay", error_type="RF_DEAD_TIME",
+            value=rf.delay, dead_time=rf.dead_time)
+        end = rf.delay + rf.t_last
+        add(end + rf.ringdown_time - duration > EPS, "rf", "duration",
+            error_type="RF_RINGDOWN_TIME", value=end, duration=duration,
+            ringdown_time=rf.ringdown_time)
+    if "adc" in entry.events:
+        adc = next(v for v in views if v.type == "adc")
+        add(adc.delay - system.adc_dead_time < -EPS, "adc", "delay",
+            error_type="ADC_DEAD_TIME", value=adc.delay, dead_time=system.adc_dead_time)
+        samples_end = adc.delay + adc.num_samples * adc.dwell
+        add(samples_end + system.adc_dead_time > duration + EPS, "adc", "duration",
+            error_type="POST_ADC_DEAD_TIME", value=samples_end, duration=duration,
+            dead_time=system.adc_dead_time)
+    return checks
+
