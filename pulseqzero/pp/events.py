@@ -149,6 +149,7 @@ def recorded(name: str | None = None):
     def decorate(fn):
         signature = inspect.signature(fn)
         call_name = name or fn.__name__
+        fits = _binds_plainly(signature)
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
@@ -158,10 +159,11 @@ def recorded(name: str | None = None):
             line = user_line()
             args = tuple(ctx.lift(a) for a in args)
             kwargs = {k: ctx.lift(v) for k, v in kwargs.items()}
-            try:
-                signature.bind(*args, **kwargs)
-            except TypeError as e:
-                raise TypeError(f"{call_name}(): {e} [{line}]") from None
+            if not fits(args, kwargs):
+                try:
+                    signature.bind(*args, **kwargs)
+                except TypeError as e:
+                    raise TypeError(f"{call_name}(): {e} [{line}]") from None
             ctx.depth += 1
             try:
                 result = fn(*args, **kwargs)
@@ -185,6 +187,36 @@ def recorded(name: str | None = None):
         wrapper.__signature__ = signature
         return wrapper
     return decorate
+
+
+def _binds_plainly(signature):
+    """A quick test that ``signature.bind(*args, **kwargs)`` succeeds (binding costs more
+    than most recorded calls); False sends the call through ``bind`` for its error."""
+    P = inspect.Parameter
+    params = list(signature.parameters.values())
+    positional = tuple(p.name for p in params if p.kind in (P.POSITIONAL_ONLY,
+                                                           P.POSITIONAL_OR_KEYWORD))
+    keywords = frozenset(p.name for p in params if p.kind in (P.POSITIONAL_OR_KEYWORD,
+                                                              P.KEYWORD_ONLY))
+    required = tuple((i, p.name) for i, p in enumerate(params) if p.default is P.empty
+                     and p.kind not in (P.VAR_POSITIONAL, P.VAR_KEYWORD))
+    var_positional = any(p.kind == P.VAR_POSITIONAL for p in params)
+    var_keyword = any(p.kind == P.VAR_KEYWORD for p in params)
+    if var_positional and any(p.kind == P.KEYWORD_ONLY for p in params if p.default is P.empty):
+        return lambda args, kwargs: False
+
+    def fits(args, kwargs) -> bool:
+        n = len(args)
+        if n > len(positional) and not var_positional:
+            return False
+        for k in kwargs:
+            if (k not in keywords and not var_keyword) or k in positional[:n]:
+                return False
+        for i, k in required:
+            if i >= n and k not in kwargs:
+                return False
+        return True
+    return fits
 
 
 def with_line(error: Exception, line: str) -> Exception:
