@@ -60,6 +60,7 @@ class Replay:
         self._calls: dict = {}
         self._events: dict = {}
         self._systems: dict = {}
+        self._rf_shapes: dict = {}  # (id(signal), id(t)) of a registered RF pulse -> shape ids
 
     def arg(self, a):
         if isinstance(a, ir.ArgValue):
@@ -107,8 +108,27 @@ class Replay:
         for assign in origin.assigns:
             setattr(result, assign.attr, self.arg(assign.value))
         self.check(event, result)
+        if event.kind == "rf" and self._rf_shapes:
+            shape_ids = self._rf_shapes.get((id(result.signal), id(result.t)))
+            if shape_ids is not None:  # the registered pulse's waveform: its shapes
+                result.shape_IDs = shape_ids
         self._events[key] = result
         return result
+
+    def register(self, seq: pp.Sequence, event) -> None:
+        """Enter an event into pypulseq's libraries now, and give the replayed event the
+        handles pypulseq returned, as a script does (``ev.id = seq.register_*_event(ev)``):
+        pypulseq then looks nothing up again when a block uses it. An RF pulse that later
+        differs in phase or frequency only (the same waveform arrays) gets its shape ids.
+        The file is the same either way: the handles are what a lookup would find."""
+        replayed = self.event(event)
+        handles = register(seq, replayed)
+        if isinstance(handles, tuple):
+            replayed.id, replayed.shape_IDs = handles
+            if replayed.type == "rf":
+                self._rf_shapes[(id(replayed.signal), id(replayed.t))] = handles[1]
+        else:
+            replayed.id = handles
 
     def _from_fields(self, event):
         """An event without a recorded call (the script built it by hand)."""
@@ -183,26 +203,27 @@ def to_pypulseq(graph: SequenceGraph, env: list) -> pp.Sequence:
         warnings.simplefilter("ignore")
         for i, block in enumerate(graph.blocks):
             for event in registrations.get(i, ()):
-                register(seq, replay.event(event))
+                replay.register(seq, event)
             seq.add_block(*[replay.event(e) for e in block.events])
         for event in registrations.get(len(graph.blocks), ()):
-            register(seq, replay.event(event))
+            replay.register(seq, event)
         for key, arg in graph.definitions:
             seq.set_definition(key, replay.arg(arg))
     return seq
 
 
-def register(seq: pp.Sequence, event) -> None:
-    """Enter an event into pypulseq's libraries now (``seq.register_*_event``)."""
+def register(seq: pp.Sequence, event):
+    """Enter an event into pypulseq's libraries now (``seq.register_*_event``); what it
+    returned (an id, or (id, shape ids))."""
     kind = event.type
     if kind == "rf":
-        seq.register_rf_event(event)
+        return seq.register_rf_event(event)
     elif kind in ("trap", "grad"):
-        seq.register_grad_event(event)
+        return seq.register_grad_event(event)
     elif kind == "adc":
-        seq.register_adc_event(event)
+        return seq.register_adc_event(event)
     elif kind in ("labelset", "labelinc"):
-        seq.register_label_event(event)
+        return seq.register_label_event(event)
     else:
         raise TypeError(f"pypulseq cannot register an event of type {kind!r}")
 
