@@ -61,6 +61,7 @@ class Replay:
         self._events: dict = {}
         self._systems: dict = {}
         self._rf_shapes: dict = {}  # (id(signal), id(t)) of a registered RF pulse -> shape ids
+        self._in_blocks: dict = {}  # id(IR event) -> (IR event, the replayed event with handles)
 
     def arg(self, a):
         if isinstance(a, ir.ArgValue):
@@ -108,27 +109,42 @@ class Replay:
         for assign in origin.assigns:
             setattr(result, assign.attr, self.arg(assign.value))
         self.check(event, result)
-        if event.kind == "rf" and self._rf_shapes:
-            shape_ids = self._rf_shapes.get((id(result.signal), id(result.t)))
-            if shape_ids is not None:  # the registered pulse's waveform: its shapes
-                result.shape_IDs = shape_ids
         self._events[key] = result
         return result
 
+    # -- handles: what pypulseq returned when an event was registered ----------------
+
     def register(self, seq: pp.Sequence, event) -> None:
-        """Enter an event into pypulseq's libraries now, and give the replayed event the
-        handles pypulseq returned, as a script does (``ev.id = seq.register_*_event(ev)``):
-        pypulseq then looks nothing up again when a block uses it. An RF pulse that later
-        differs in phase or frequency only (the same waveform arrays) gets its shape ids.
-        The file is the same either way: the handles are what a lookup would find."""
+        """Enter an event into pypulseq's libraries now. Blocks that use it get a copy of
+        the replayed event with the handles pypulseq returned, as a script sets them
+        (``ev.id = seq.register_*_event(ev)``), so pypulseq looks nothing up again; an RF
+        pulse with the registered waveform (the same arrays; phase or frequency changed)
+        gets its shape ids. The file is the same: the handles are what a lookup finds.
+        Calls replayed later get the event without handles, as the script's did."""
         replayed = self.event(event)
         handles = register(seq, replayed)
+        handled = copy.copy(replayed)
         if isinstance(handles, tuple):
-            replayed.id, replayed.shape_IDs = handles
+            handled.id, handled.shape_IDs = handles
             if replayed.type == "rf":
                 self._rf_shapes[(id(replayed.signal), id(replayed.t))] = handles[1]
         else:
-            replayed.id = handles
+            handled.id = handles
+        self._in_blocks[id(event)] = (event, handled)
+
+    def block_event(self, event):
+        """The replayed event for ``seq.add_block`` (with handles where it was registered)."""
+        hit = self._in_blocks.get(id(event))
+        if hit is not None:
+            return hit[1]
+        replayed = self.event(event)
+        if event.kind == "rf" and self._rf_shapes and event.origin is not None:
+            shape_ids = self._rf_shapes.get((id(replayed.signal), id(replayed.t)))
+            if shape_ids is not None:
+                replayed = copy.copy(replayed)
+                replayed.shape_IDs = shape_ids
+                self._in_blocks[id(event)] = (event, replayed)
+        return replayed
 
     def _from_fields(self, event):
         """An event without a recorded call (the script built it by hand)."""
@@ -204,7 +220,7 @@ def to_pypulseq(graph: SequenceGraph, env: list) -> pp.Sequence:
         for i, block in enumerate(graph.blocks):
             for event in registrations.get(i, ()):
                 replay.register(seq, event)
-            seq.add_block(*[replay.event(e) for e in block.events])
+            seq.add_block(*[replay.block_event(e) for e in block.events])
         for event in registrations.get(len(graph.blocks), ()):
             replay.register(seq, event)
         for key, arg in graph.definitions:
