@@ -77,6 +77,8 @@ class Replay:
         self._calls: dict = {}
         self._events: dict = {}
         self._systems: dict = {}
+        self._rf_shapes: dict = {}  # (id(signal), id(t)) of a registered RF pulse -> shape ids
+        self._in_blocks: dict = {}  # id(IR event) -> (IR event, the replayed event with handles)
 
     def arg(self, a):
         if isinstance(a, ir.ArgValue):
@@ -126,6 +128,40 @@ class Replay:
         self.check(event, result)
         self._events[key] = result
         return result
+
+    # -- handles: what pypulseq returned when an event was registered ----------------
+
+    def register(self, seq: pp.Sequence, event) -> None:
+        """Enter an event into pypulseq's libraries now. Blocks that use it get a copy of
+        the replayed event with the handles pypulseq returned, as a script sets them
+        (``ev.id = seq.register_*_event(ev)``), so pypulseq looks nothing up again; an RF
+        pulse with the registered waveform (the same arrays; phase or frequency changed)
+        gets its shape ids. The file is the same: the handles are what a lookup finds.
+        Calls replayed later get the event without handles, as the script's did."""
+        replayed = self.event(event)
+        handles = register(seq, replayed)
+        handled = copy.copy(replayed)
+        if isinstance(handles, tuple):
+            handled.id, handled.shape_IDs = handles
+            if replayed.type == "rf":
+                self._rf_shapes[(id(replayed.signal), id(replayed.t))] = handles[1]
+        else:
+            handled.id = handles
+        self._in_blocks[id(event)] = (event, handled)
+
+    def block_event(self, event):
+        """The replayed event for ``seq.add_block`` (with handles where it was registered)."""
+        hit = self._in_blocks.get(id(event))
+        if hit is not None:
+            return hit[1]
+        replayed = self.event(event)
+        if event.kind == "rf" and self._rf_shapes and event.origin is not None:
+            shape_ids = self._rf_shapes.get((id(replayed.signal), id(replayed.t)))
+            if shape_ids is not None:
+                replayed = copy.copy(replayed)
+                replayed.shape_IDs = shape_ids
+                self._in_blocks[id(event)] = (event, replayed)
+        return replayed
 
     def _from_fields(self, event):
         """An event without a recorded call (the script built it by hand)."""
@@ -205,10 +241,10 @@ def to_pypulseq(graph: SequenceGraph, env: list) -> pp.Sequence:
         warnings.simplefilter("ignore")
         for i, block in enumerate(graph.blocks):
             for event in registrations.get(i, ()):
-                register(seq, replay.event(event))
-            add_block(seq, [replay.event(e) for e in block.events])
+                replay.register(seq, event)
+            add_block(seq, [replay.block_event(e) for e in block.events])
         for event in registrations.get(len(graph.blocks), ()):
-            register(seq, replay.event(event))
+            replay.register(seq, event)
         for key, arg in graph.definitions:
             seq.set_definition(key, replay.arg(arg))
     return seq
@@ -224,17 +260,18 @@ def add_block(seq: pp.Sequence, events: list) -> None:
         seq.add_block(*events)
 
 
-def register(seq: pp.Sequence, event) -> None:
-    """Enter an event into pypulseq's libraries now (``seq.register_*_event``)."""
+def register(seq: pp.Sequence, event):
+    """Enter an event into pypulseq's libraries now (``seq.register_*_event``); what it
+    returned (an id, or (id, shape ids))."""
     kind = event.type
     if kind == "rf":
-        seq.register_rf_event(event)
+        return seq.register_rf_event(event)
     elif kind in ("trap", "grad"):
-        seq.register_grad_event(event)
+        return seq.register_grad_event(event)
     elif kind == "adc":
-        seq.register_adc_event(event)
+        return seq.register_adc_event(event)
     elif kind in ("labelset", "labelinc"):
-        seq.register_label_event(event)
+        return seq.register_label_event(event)
     else:
         raise TypeError(f"pypulseq cannot register an event of type {kind!r}")
 

@@ -111,6 +111,10 @@ class Builder:
         self.nodes: list = []
         self.shapes: list = []
         self._index: dict = {}
+        # scalar constants by value, one table per type (1 == 1.0 == True as dict keys);
+        # a shortcut to the same nodes ``_index`` holds (zeros and NaN take the long way:
+        # -0.0 == 0.0 and NaN != NaN)
+        self._scalars: dict = {float: {}, int: {}, np.float64: {}}
         if base is not None:
             for node, shape in zip(base.nodes, base.shapes):
                 self._add(node, shape)
@@ -139,6 +143,16 @@ class Builder:
         return self._add(Param(name, tuple(shape)), shape)
 
     def const(self, value) -> int:
+        table = self._scalars.get(type(value))
+        if table is not None and value == value and value != 0:
+            found = table.get(value)
+            if found is None:
+                found = table[value] = self._add(Const(value), ())
+            return found
+        if isinstance(value, np.ndarray):  # look up before copying
+            found = self._index.get(("const", const_key(value)))
+            if found is not None:
+                return found
         value = freeze_array(value)
         return self._add(Const(value), value_shape(value))
 

@@ -23,6 +23,7 @@ import warnings
 
 import numpy as np
 
+from .heap import growing_heap
 from .ir.evaluate import Plan, guard_failures
 from .ir.graph import SequenceGraph
 
@@ -242,13 +243,15 @@ class Graph:
     def to_pypulseq(self, **params):
         """The ``pypulseq.Sequence`` the script builds at these values (float64, exact)."""
         from .backends import pypulseq as backend
-        return backend.to_pypulseq(self.ir, self.evaluate("numpy", **params))
+        with growing_heap():  # one pypulseq object per event, all kept
+            return backend.to_pypulseq(self.ir, self.evaluate("numpy", **params))
 
     def write(self, path, create_signature: bool = True, remove_duplicates: bool = True, **params):
         """Write the ``.seq`` file at these values via pypulseq (atomically)."""
         from .backends import pypulseq as backend
         env = self.evaluate("numpy", **params)
-        return backend.write(self.ir, env, path, create_signature, remove_duplicates)
+        with growing_heap():  # one pypulseq object per event, all kept until written
+            return backend.write(self.ir, env, path, create_signature, remove_duplicates)
 
     # -- passes, files -------------------------------------------------------------
     def optimized(self) -> "Graph":

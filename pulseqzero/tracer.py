@@ -22,6 +22,7 @@ import warnings
 
 import numpy as np
 
+from .heap import growing_heap
 from .ir import ops as _ops
 from .ir.graph import Guard
 from .ir.values import Builder, Param
@@ -106,6 +107,8 @@ def user_line() -> str:
 
 # ------------------------------------------------------------------ contexts
 
+_PLAIN_SCALARS = frozenset((float, int, bool, np.float64, np.int64))  # constants as they are
+
 _local = threading.local()
 
 
@@ -160,6 +163,8 @@ class TraceContext:
     def __enter__(self):
         _stack().append(self)
         self._open = True
+        self._heap = growing_heap()  # the recording only grows: no full collections
+        self._heap.__enter__()
         return self
 
     def __exit__(self, *exc):
@@ -171,6 +176,7 @@ class TraceContext:
         # garbage collection (tens of thousands of objects per script run)
         self.sequences = []
         self._open = False
+        self._heap.__exit__(None, None, None)
         return False
 
     def add_sequence(self, seq) -> None:
@@ -219,6 +225,8 @@ class TraceContext:
                 raise ValueError("a traced value from another trace was used here; "
                                  "values cannot cross traces")
             return x.node
+        if type(x) in _PLAIN_SCALARS:
+            return self.builder.const(x)
         x = self.lift(x)
         if isinstance(x, Tracer):
             return x.node

@@ -8,7 +8,6 @@ the script made afterwards.
 """
 from __future__ import annotations
 
-import copy as _copy
 import functools
 import inspect
 from types import SimpleNamespace
@@ -18,7 +17,7 @@ import numpy as np
 from .. import tracer as _tr
 from ..ir import events as ir
 from ..ir import shapes
-from ..tracer import Tracer, user_line
+from ..tracer import user_line
 from .opts import Opts, as_opts, to_system
 
 __all__: list = []
@@ -151,6 +150,7 @@ def recorded(name: str | None = None):
     def decorate(fn):
         signature = inspect.signature(fn)
         call_name = name or fn.__name__
+        fits = _binds_plainly(signature)
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
@@ -160,10 +160,11 @@ def recorded(name: str | None = None):
             line = user_line()
             args = tuple(ctx.lift(a) for a in args)
             kwargs = {k: ctx.lift(v) for k, v in kwargs.items()}
-            try:
-                signature.bind(*args, **kwargs)
-            except TypeError as e:
-                raise TypeError(f"{call_name}() {e} [{line}]") from None
+            if not fits(args, kwargs):
+                try:
+                    signature.bind(*args, **kwargs)
+                except TypeError as e:
+                    raise TypeError(f"{call_name}() {e} [{line}]") from None
             ctx.depth += 1
             try:
                 result = fn(*args, **kwargs)
@@ -187,6 +188,36 @@ def recorded(name: str | None = None):
         wrapper.__signature__ = signature
         return wrapper
     return decorate
+
+
+def _binds_plainly(signature):
+    """A quick test that ``signature.bind(*args, **kwargs)`` succeeds (binding costs more
+    than most recorded calls); False sends the call through ``bind`` for its error."""
+    P = inspect.Parameter
+    params = list(signature.parameters.values())
+    positional = tuple(p.name for p in params if p.kind in (P.POSITIONAL_ONLY,
+                                                           P.POSITIONAL_OR_KEYWORD))
+    keywords = frozenset(p.name for p in params if p.kind in (P.POSITIONAL_OR_KEYWORD,
+                                                              P.KEYWORD_ONLY))
+    required = tuple((i, p.name) for i, p in enumerate(params) if p.default is P.empty
+                     and p.kind not in (P.VAR_POSITIONAL, P.VAR_KEYWORD))
+    var_positional = any(p.kind == P.VAR_POSITIONAL for p in params)
+    var_keyword = any(p.kind == P.VAR_KEYWORD for p in params)
+    if var_positional and any(p.kind == P.KEYWORD_ONLY for p in params if p.default is P.empty):
+        return lambda args, kwargs: False
+
+    def fits(args, kwargs) -> bool:
+        n = len(args)
+        if n > len(positional) and not var_positional:
+            return False
+        for k in kwargs:
+            if (k not in keywords and not var_keyword) or k in positional[:n]:
+                return False
+        for i, k in required:
+            if i >= n and k not in kwargs:
+                return False
+        return True
+    return fits
 
 
 def with_line(error: Exception, line: str) -> Exception:

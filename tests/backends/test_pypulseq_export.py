@@ -76,3 +76,33 @@ def test_a_failed_export_leaves_no_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
     graph.write(tmp_path / "x.seq", d=1.23e-3)
     assert [p.name for p in tmp_path.iterdir()] == ["x.seq"]
+
+
+def _registering(scale):
+    """Registered events, with and without ``id`` set, used in blocks, passed on to
+    ``scale_grad`` / ``align`` after registration, and an RF pulse whose phase changes
+    per block."""
+    system = pp.Opts(max_grad=28, grad_unit="mT/m", max_slew=150, slew_unit="T/m/s")
+    seq = pp.Sequence(system)
+    rf = pp.make_block_pulse(flip_angle=0.2, duration=1e-3, system=system)
+    g = pp.make_trapezoid("x", area=100.0 * scale, duration=1e-3, system=system)
+    arb = pp.make_arbitrary_grad("y", np.array([0.0, 1e3, 2e3, 1e3, 0.0]) * scale,
+                                 system=system)
+    seq.register_grad_event(g)  # id not kept: pypulseq finds it again in add_block
+    arb.id = seq.register_grad_event(arb)[0]
+    _, rf.shape_IDs = seq.register_rf_event(rf)
+    for i in range(3):
+        rf.phase_offset = 0.5 * i
+        seq.add_block(rf)
+        seq.add_block(g, arb)
+        seq.add_block(pp.scale_grad(g, -0.5 * (i + 1)))  # a copy of g: no id
+    # align copies g keeping its attributes (an id would be trusted by add_block)
+    seq.add_block(*pp.align(right=[g, pp.make_delay(2e-3)]))
+    return seq
+
+
+def test_registered_events_export_like_pypulseq(tmp_path):
+    expected = write_with_pypulseq(_registering, tmp_path / "ref.seq", scale=1.0)
+    graph = pulseqzero.trace(_registering).trace(scale=1.0)
+    graph.write(tmp_path / "traced.seq")
+    assert (tmp_path / "traced.seq").read_bytes() == expected

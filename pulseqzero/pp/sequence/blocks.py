@@ -349,7 +349,7 @@ class BlockStore:
 def block_to_events(args) -> list:
     """pypulseq's ``block_to_events``: a block namespace (from ``get_block``) becomes its
     events (and its duration); label / trigger dicts are flattened."""
-    if len(args) == 1 and hasattr(args[0], "rf") and not isinstance(args[0], Event):
+    if len(args) == 1 and not isinstance(args[0], Event) and hasattr(args[0], "rf"):
         events = []
         for value in vars(args[0]).values():
             if value is None:
