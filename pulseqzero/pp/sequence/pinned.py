@@ -12,8 +12,6 @@ import numpy as np
 from ...tracer import Tracer, value_of
 
 
-
-
 def leaves(x):
     if isinstance(x, (list, tuple)):
         for v in x:
@@ -48,45 +46,10 @@ def concrete(x):
     return value_of(x)
 
 
-class PinnedTuple(tuple):
-    """A tuple computed at the traced values: the first use of its items pins (guards)
-    the values it was computed from. Unused, it records nothing."""
-
-    def __new__(cls, items, pin):
-        obj = super().__new__(cls, items)
-        obj._pin = pin
-        return obj
-
-    def _use(self):
-        pin, self._pin = self._pin, None
-        if pin is not None:
-            pin()
-
-    def __iter__(self):
-        self._use()
-        return super().__iter__()
-
-    def __getitem__(self, i):
-        self._use()
-        return super().__getitem__(i)
-
-    def __repr__(self):
-        self._use()
-        return super().__repr__()
-
-    def __eq__(self, other):
-        self._use()
-        return super().__eq__(other)
-
-    __hash__ = tuple.__hash__
-
-
-class PinnedList(list):
-    """A list computed at the traced values (see :class:`PinnedTuple`)."""
-
-    def __init__(self, items, pin):
-        super().__init__(items)
-        self._pin = pin
+class _PinOnUse:
+    """The first use of the items (iterating, indexing, ``len``, ``in``, ``repr``,
+    ``==``) calls ``self._pin`` once: the guards are recorded only for a result that is
+    looked at."""
 
     def _use(self):
         pin, self._pin = self._pin, None
@@ -105,6 +68,10 @@ class PinnedList(list):
         self._use()
         return super().__len__()
 
+    def __contains__(self, x):
+        self._use()
+        return super().__contains__(x)
+
     def __repr__(self):
         self._use()
         return super().__repr__()
@@ -113,26 +80,33 @@ class PinnedList(list):
         self._use()
         return super().__eq__(other)
 
-    def __contains__(self, x):
-        self._use()
-        return super().__contains__(x)
+
+class PinnedTuple(_PinOnUse, tuple):
+    """A tuple computed at the traced values: the first use of its items pins (guards)
+    the values it was computed from. Unused, it records nothing."""
+
+    def __new__(cls, items, pin):
+        obj = super().__new__(cls, items)
+        obj._pin = pin
+        return obj
+
+    __hash__ = tuple.__hash__
 
 
-class PinnedDict(dict):
-    """A dict computed at the traced values (see :class:`PinnedTuple`)."""
+class PinnedList(_PinOnUse, list):
+    """A list computed at the traced values (see :class:`PinnedTuple`)."""
 
     def __init__(self, items, pin):
         super().__init__(items)
         self._pin = pin
 
-    def _use(self):
-        pin, self._pin = self._pin, None
-        if pin is not None:
-            pin()
 
-    def __getitem__(self, k):
-        self._use()
-        return super().__getitem__(k)
+class PinnedDict(_PinOnUse, dict):
+    """A dict computed at the traced values (see :class:`PinnedTuple`)."""
+
+    def __init__(self, items, pin):
+        super().__init__(items)
+        self._pin = pin
 
     def get(self, k, default=None):
         self._use()
@@ -145,13 +119,3 @@ class PinnedDict(dict):
     def items(self):
         self._use()
         return super().items()
-
-    def __repr__(self):
-        self._use()
-        return super().__repr__()
-
-    def __eq__(self, other):
-        self._use()
-        return super().__eq__(other)
-
-
