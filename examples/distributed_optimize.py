@@ -61,12 +61,12 @@ def relative_mse(image, target):
     return torch.mean((image.abs() - target.abs()) ** 2) / torch.mean(target.abs() ** 2)
 
 
-def main(out: Path = Path("out/dist"), lines: int = 24, steps: int = 10, lr: float = 1.5,
+def main(out: Path = Path("out/dist"), lines: int = 32, steps: int = 10, lr: float = 1.5,
          quick: bool = False, voxel_chunks: int = 1):
     """Run the example (in every process); returns a dict with the losses and, on rank 0,
     the files written."""
     if quick:
-        lines, steps = 12, 2
+        lines, steps = 16, 2
     device = join_process_group()
     rank, ranks = rank_and_size()
     warnings.simplefilter("ignore", pulseqzero.TracingWarning)
@@ -119,7 +119,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("out/dist"),
                         help="folder for the results (written by rank 0)")
-    parser.add_argument("--lines", type=int, default=24, help="phase-encode lines (= resolution)")
+    parser.add_argument("--lines", type=int, default=32, help="phase-encode lines (= resolution)")
     parser.add_argument("--steps", type=int, default=10, help="optimisation steps")
     parser.add_argument("--lr", type=float, default=1.5, help="Adam learning rate (degrees)")
     parser.add_argument("--voxel-chunks", type=int, default=1,

@@ -22,7 +22,9 @@ SYSTEM = dict(max_grad=28, grad_unit="mT/m", max_slew=150, slew_unit="T/m/s",
 
 def gre(TR=12e-3, TE=5e-3, flips=None, Nx: int = 64, Ny: int = 64):
     """Spoiled GRE: TR, TE in s, ``flips``: one flip angle (degrees) per phase-encode line
-    (default: 10° on every line)."""
+    (default: 10° on every line). The 3.2 ms readout has Nx samples: choose Nx so that
+    3.2 ms / Nx is a whole number of 100 ns (8, 16, 20, 32, 64, 128, ...); pypulseq 1.5's
+    timing check reports other ADC dwell times as off the ADC raster."""
     if flips is None:
         flips = np.full(Ny, 10.0)
     system = pp.Opts(**SYSTEM)
