@@ -3,16 +3,18 @@
 
 PYTHON ?= python3
 VENV ?= .venv
+# the pinned versions (constraints-pypulseq-1.4.txt: the same with pypulseq 1.4.2)
+CONSTRAINTS ?= constraints.txt
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 OUT ?= out
 
 .PHONY: demo test install clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[test]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -25,4 +27,4 @@ test: $(STAMP)
 	MPLBACKEND=Agg $(PY) -m pytest -q
 
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-pypulseq-1.4 $(OUT) .pytest_cache .hypothesis
