@@ -55,6 +55,22 @@ def _shortest_params_15(area, max_slew, max_grad, grad_raster_time):
     return amplitude, rise_time, flat_time, fall_time
 
 
+def _amplitude_for_area_in(duration, area, max_slew, max_grad, raster):
+    """(amplitude Hz/m, and the rise, flat and fall times in s of the shortest trapezoid of
+    that area) for a trapezoid of ``area`` (1/m) lasting ``duration`` (s) with ramps at
+    ``max_slew``; an AssertionError where even the shortest trapezoid of that area is
+    longer than ``duration`` (both versions' wording)."""
+    _, rise_time, flat_time, fall_time = calculate_shortest_params_for_area(
+        area, max_slew, max_grad, raster)
+    min_duration = rise_time + flat_time + fall_time
+    if not duration >= min_duration:
+        raise AssertionError("Requested area is too large for this gradient. Minimum required "
+                             f"duration is {round(min_duration * 1e6)} us")
+    ramps = 1 / abs(2 * max_slew) + 1 / abs(2 * max_slew)
+    amplitude = (duration - tm.sqrt(duration**2 - 4 * abs(area) * ramps)) / (2 * ramps)
+    return amplitude, rise_time, flat_time, fall_time
+
+
 def _shortest_rise_time(amplitude, max_slew, grad_raster_time):
     """1.5: the shortest ramp (s) to ``amplitude`` (Hz/m) at ``max_slew``, on the raster."""
     return (math.ceil(tm.maximum(abs(amplitude) / max_slew, grad_raster_time) / grad_raster_time)
@@ -111,15 +127,8 @@ def trapezoid_14(channel: str, amplitude=0, area=None, delay=0, duration=0, fall
     elif duration > 0:
         if amplitude == 0:
             if rise_time == 0:
-                _, rise_time, flat_time, fall_time = calculate_shortest_params_for_area(
-                    area, max_slew, max_grad, system.grad_raster_time)
-                min_duration = rise_time + flat_time + fall_time
-                if not duration >= min_duration:
-                    raise AssertionError(
-                        "Requested area is too large for this gradient. Minimum required duration "
-                        f"is {round(min_duration * 1e6)} us")
-                dC = 1 / abs(2 * max_slew) + 1 / abs(2 * max_slew)
-                amplitude2 = (duration - tm.sqrt(duration**2 - 4 * abs(area) * dC)) / (2 * dC)
+                amplitude2, rise_time, flat_time, fall_time = _amplitude_for_area_in(
+                    duration, area, max_slew, max_grad, system.grad_raster_time)
             else:
                 if fall_time == 0:
                     fall_time = rise_time
@@ -203,15 +212,8 @@ def trapezoid_15(channel: str, amplitude=None, area=None, delay=0.0, duration=No
     if calc_path == "area":
         if duration is not None and flat_time is None:
             if rise_time is None:
-                _, rise_time, flat_time, fall_time = calculate_shortest_params_for_area(
-                    area, max_slew, max_grad, system.grad_raster_time)
-                min_duration = rise_time + flat_time + fall_time
-                if not duration >= min_duration:
-                    raise AssertionError(
-                        "Requested area is too large for this gradient. Minimum required duration "
-                        f"is {round(min_duration * 1e6)} us")
-                dc = 1 / abs(2 * max_slew) + 1 / abs(2 * max_slew)
-                amplitude2 = (duration - tm.sqrt(duration**2 - 4 * abs(area) * dc)) / (2 * dc)
+                amplitude2, rise_time, flat_time, fall_time = _amplitude_for_area_in(
+                    duration, area, max_slew, max_grad, system.grad_raster_time)
             else:
                 if duration <= (rise_time + eps):
                     raise ValueError("The `duration` is too short for the given `rise_time`.")

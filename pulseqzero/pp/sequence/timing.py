@@ -17,6 +17,13 @@ from .blocks import EPS, GRAD_COLUMNS, Entry, is_regular
 from .pinned import PinnedList, pin
 
 
+def _timing_key(entry) -> tuple:
+    """Blocks with this key get the same timing checks (computed once per key)."""
+    return (entry.block.duration,) + tuple(
+        ("delay", e.delay) if e.origin is None and e.kind == "delay" else id(e)
+        for e in entry.block.events)
+
+
 def check_timing(seq):
     """``seq.check_timing()``: (ok, error_report), PyPulseq's timing checks on every block.
 
@@ -26,9 +33,7 @@ def check_timing(seq):
     memo: dict = {}
     is_ok, total_duration, results = True, 0, []
     for block_id, entry in seq._table.items():
-        key = (entry.block.duration,) + tuple(
-            ("delay", e.delay) if e.origin is None and e.kind == "delay" else id(e)
-            for e in entry.block.events)
+        key = _timing_key(entry)
         hit = memo.get(key)
         if hit is None:
             hit = memo[key] = _BlockTiming(seq, entry)
@@ -255,9 +260,7 @@ def check_timing_15(seq, print_errors: bool = False):
     memo: dict = {}
     checks = []  # (block id, [(failed flag, builder(block id, value) -> namespace)])
     for block_id, entry in seq._table.items():
-        key = (entry.block.duration,) + tuple(
-            ("delay", e.delay) if e.origin is None and e.kind == "delay" else id(e)
-            for e in entry.block.events)
+        key = _timing_key(entry)
         hit = memo.get(key)
         if hit is None:
             hit = memo[key] = _block_checks_15(seq, entry)
